@@ -1,0 +1,96 @@
+"""Every error streamblocks raises, in one tree.
+
+::
+
+    RuntimeError
+    └── StreamError                  base of everything a stream raises
+        ├── ProtocolError            (also ValueError) a malformed event, or an event
+        │                            dispatched after the stream ended
+        ├── ProviderError            the provider reported an error (an ``error``
+        │                            event, or an HTTP error status)
+        ├── IncompleteStreamError    the source ran dry before ``message-finish``
+        ├── StreamCancelledError     the stream was closed or cancelled before it
+        │                            finished
+        └── StreamTimeoutError       a first-event, idle or total deadline passed
+
+``StreamError`` derives from ``RuntimeError`` because that is what LangChain's
+``ChatModelStream`` raises for an ``error`` event, so existing ``except
+RuntimeError`` clauses keep working.
+
+Every terminal error is sticky: once a stream has failed, every projection
+raises the same exception object after draining what it had buffered, and
+``snapshot()`` still returns everything received before the failure.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "IncompleteStreamError",
+    "ProtocolError",
+    "ProviderError",
+    "StreamCancelledError",
+    "StreamError",
+    "StreamTimeoutError",
+]
+
+
+class StreamError(RuntimeError):
+    """Base class of every error a stream raises."""
+
+
+class ProtocolError(StreamError, ValueError):
+    """An event does not follow the protocol.
+
+    Raised by ``dispatch`` before the event changes any state, so the stream
+    is left exactly as it was. ``event_type`` and ``field`` name what was
+    wrong (either may be ``None`` when the event had no usable type).
+    """
+
+    def __init__(
+        self, message: str, *, event_type: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.event_type = event_type
+        self.field = field
+
+
+class ProviderError(StreamError):
+    """The model provider reported an error.
+
+    ``code`` is the provider's error code or type when it gave one;
+    ``status`` is the HTTP status when the error came from an HTTP response,
+    ``None`` when it arrived inside the stream as an ``error`` event.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class IncompleteStreamError(StreamError):
+    """The source of events ended, or cannot make progress, before ``message-finish``.
+
+    The consumer is never handed ``None`` or ``""`` in place of a result it
+    cannot have; it gets this instead, and ``snapshot()`` keeps what arrived.
+    """
+
+
+class StreamCancelledError(StreamError):
+    """The stream was closed (``close()``/``aclose()``) or its producer was cancelled
+    before the message finished.
+
+    This is deliberately not ``asyncio.CancelledError``: a consumer that did not
+    itself get cancelled must not look cancelled to its task group.
+    """
+
+
+class StreamTimeoutError(StreamError):
+    """A deadline passed: time to first event, idle gap, or total duration."""

@@ -1,0 +1,424 @@
+"""``AsyncChatModelStream``: the asynchronous stream, fed by a producer task.
+
+This layer only waits. A consumer that has caught up registers a future on
+the channel it reads; the core resolves those futures after appending. The
+wake function resolves each future on its own loop, directly when called on
+that loop and through ``call_soon_threadsafe`` otherwise, so a ``dispatch``
+from a worker thread wakes consumers promptly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .._errors import IncompleteStreamError, StreamCancelledError
+from ._core import Channel, StreamState
+from ._view import StreamView
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Generator
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from .._messages import AIMessage
+    from .._protocol import MessagesData, ToolCall, ToolCallChunk, UsageInfo
+
+__all__ = ["AsyncChatModelStream", "AsyncProjection", "AsyncTextProjection", "AsyncValue"]
+
+T = TypeVar("T")
+F = TypeVar("F")
+
+_STREAMING = StreamState.STREAMING
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _wake_futures(waiters: list[Any]) -> None:
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for fut in waiters:
+        if fut.done():  # its consumer was cancelled while waiting
+            continue
+        loop = fut.get_loop()
+        if loop is running:
+            fut.set_result(None)
+        else:
+            # A closed loop raises RuntimeError: nobody is left there to wake.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, fut)
+
+
+class _Cursor(Generic[T]):
+    """One consumer's position in a channel."""
+
+    __slots__ = ("_channel", "_pos", "_stream")
+
+    def __init__(self, stream: AsyncChatModelStream, channel: Channel[T]) -> None:
+        self._stream = stream
+        self._channel = channel
+        self._pos = 0
+
+    def __aiter__(self) -> _Cursor[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        stream = self._stream
+        if stream._start_cb is not None:
+            await stream._ensure_started()
+        core = stream._core
+        items = self._channel.items
+        while True:
+            state = core.state  # before the length: see StreamCore's invariants
+            pos = self._pos
+            if pos < len(items):
+                self._pos = pos + 1
+                return items[pos]
+            if state is not _STREAMING:
+                if core.error is not None:
+                    raise core.error
+                raise StopAsyncIteration
+            await stream._wait(self._channel, pos)
+
+
+class AsyncProjection(Generic[T, F]):
+    """An async iterable of deltas (``T``), awaitable for the final value (``F``).
+
+    Each ``async for`` gets its own cursor from the beginning (replay), so any
+    number of consumers each see every delta. Buffered deltas are delivered
+    before a stored error is raised. ``await`` returns a copy of the final
+    value, or raises the stream's error.
+    """
+
+    __slots__ = ("_channel", "_final", "_stream")
+
+    def __init__(
+        self, stream: AsyncChatModelStream, channel: Channel[T], final: Callable[[], F]
+    ) -> None:
+        self._stream = stream
+        self._channel = channel
+        self._final = final
+
+    def __aiter__(self) -> _Cursor[T]:
+        return _Cursor(self._stream, self._channel)
+
+    def __await__(self) -> Generator[Any, None, F]:
+        return self._stream._result(self._final).__await__()
+
+
+class AsyncTextProjection(AsyncProjection[str, str]):
+    """``.text`` and ``.reasoning``: ``str`` deltas, awaitable for the full text."""
+
+    __slots__ = ("_partial",)
+
+    def __init__(
+        self,
+        stream: AsyncChatModelStream,
+        channel: Channel[str],
+        final: Callable[[], str],
+        partial: Callable[[], str],
+    ) -> None:
+        super().__init__(stream, channel, final)
+        self._partial = partial
+
+    def __bool__(self) -> bool:
+        """Whether any delta has been pushed."""
+        return bool(self._channel.items)
+
+    def __repr__(self) -> str:
+        """The text so far, without waiting."""
+        if self._stream._core.state is StreamState.FINISHED:
+            return repr(self._final())
+        return repr(self._partial())
+
+
+class AsyncValue(Generic[F]):
+    """An awaitable final value with no deltas (``.output``, ``.usage``)."""
+
+    __slots__ = ("_final", "_stream")
+
+    def __init__(self, stream: AsyncChatModelStream, final: Callable[[], F]) -> None:
+        self._stream = stream
+        self._final = final
+
+    def __await__(self) -> Generator[Any, None, F]:
+        return self._stream._result(self._final).__await__()
+
+
+class AsyncChatModelStream(StreamView):
+    """An asynchronous stream of one chat-model message.
+
+    A producer (usually a background task bound with :meth:`bind_producer`)
+    feeds events with :meth:`dispatch`; consumers ``async for`` over
+    ``.text``, ``.reasoning``, ``.tool_calls`` or the stream itself, or
+    ``await`` any of them, ``.output``, ``.usage`` or the stream (which
+    returns the message after the producer's post-stream work is done).
+    ``aclose()`` or ``async with`` cancels an unfinished producer and resolves
+    every projection.
+    """
+
+    __slots__ = (
+        "_arequest_more",
+        "_events_proj",
+        "_output_proj",
+        "_producer_task",
+        "_pumping",
+        "_reasoning_proj",
+        "_start_cb",
+        "_text_proj",
+        "_tool_calls_proj",
+        "_usage_proj",
+    )
+
+    def __init__(
+        self,
+        *,
+        namespace: list[str] | None = None,
+        node: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        super().__init__(namespace=namespace, node=node, message_id=message_id)
+        core = self._core
+        core.wake = _wake_futures
+        self._start_cb: Callable[[], Awaitable[None]] | None = None
+        self._arequest_more: Callable[[], Awaitable[bool]] | None = None
+        self._pumping = False
+        self._producer_task: asyncio.Task[Any] | None = None
+        self._text_proj = AsyncTextProjection(self, core.text, self._text_final, core.partial_text)
+        self._reasoning_proj = AsyncTextProjection(
+            self, core.reasoning, self._reasoning_final, core.partial_reasoning
+        )
+        self._tool_calls_proj: AsyncProjection[ToolCallChunk, list[ToolCall]] = AsyncProjection(
+            self, core.tool_chunks, self._tool_calls_final
+        )
+        self._output_proj = AsyncValue(self, self._message_final)
+        self._usage_proj = AsyncValue(self, self._usage_final)
+        self._events_proj: AsyncProjection[MessagesData, None] = AsyncProjection(
+            self, core.events, _none
+        )
+
+    # -- wiring (for drivers) --------------------------------------------------
+
+    def set_start(self, cb: Callable[[], Awaitable[None]] | None) -> None:
+        """Await ``cb`` once, on the first consumption of any kind (or ``aclose()``)."""
+        self._start_cb = cb
+
+    def set_arequest_more(self, cb: Callable[[], Awaitable[bool]] | None) -> None:
+        """Install a caller-driven pump: a consumer with nothing buffered awaits
+        it instead of waiting. It returns ``True`` after producing an event and
+        ``False`` once the source is exhausted. Only one consumer pumps at a
+        time; the others wait for what it produces."""
+        self._arequest_more = cb
+
+    def bind_producer(self, task: asyncio.Task[Any]) -> None:
+        """Tie the producer task's life to the stream.
+
+        ``aclose()`` cancels it, and ``await stream`` waits for it. If the task
+        ends before the message does, whether by raising, being cancelled or
+        returning early, the stream fails accordingly instead of leaving
+        consumers waiting.
+        """
+        self._producer_task = task
+        task.add_done_callback(self._on_producer_done)
+
+    # -- projections -----------------------------------------------------------
+
+    @property
+    def text(self) -> AsyncTextProjection:
+        return self._text_proj
+
+    @property
+    def reasoning(self) -> AsyncTextProjection:
+        return self._reasoning_proj
+
+    @property
+    def tool_calls(self) -> AsyncProjection[ToolCallChunk, list[ToolCall]]:
+        """``tool_call_chunk`` deltas; awaitable for the parsed ``list[ToolCall]``."""
+        return self._tool_calls_proj
+
+    @property
+    def output(self) -> AsyncValue[AIMessage]:
+        """Awaitable for the assembled message."""
+        return self._output_proj
+
+    @property
+    def usage(self) -> AsyncValue[UsageInfo | None]:
+        """Awaitable for the token usage from ``message-finish``."""
+        return self._usage_proj
+
+    def __aiter__(self) -> _Cursor[MessagesData]:
+        """Replay the raw protocol events."""
+        return _Cursor(self, self._core.events)
+
+    def __await__(self) -> Generator[Any, None, AIMessage]:
+        return self._await_message().__await__()
+
+    async def _await_message(self) -> AIMessage:
+        message = await self._output_proj
+        task = self._producer_task
+        if task is not None and task is not asyncio.current_task():
+            # Post-stream work (callbacks) has run by the time `await stream`
+            # returns. A cancellation after success leaves the result intact.
+            await _wait_done(task)
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
+        return message
+
+    # -- closing ---------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its producer. Idempotent.
+
+        Unfinished: the producer task is cancelled and the stream becomes
+        cancelled (projections raise ``StreamCancelledError`` after their
+        buffered items). Finished: the producer is left to complete its
+        post-stream work, and awaited. Either way, when this returns no
+        projection is pending. If the caller is cancelled while waiting, the
+        cancellation propagates.
+        """
+        await self._ensure_started()
+        core = self._core
+        task = self._producer_task
+        if task is not None and not task.done():
+            if core.state is not StreamState.FINISHED:
+                task.cancel()
+            if task is not asyncio.current_task():
+                await _wait_done(task)
+        core.cancel()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals ---------------------------------------------------------------
+
+    async def _ensure_started(self) -> None:
+        cb = self._start_cb
+        if cb is None:
+            return
+        self._start_cb = None
+        try:
+            await cb()
+        except Exception as exc:
+            self._core.fail(exc)
+            raise
+
+    async def _result(self, final: Callable[[], F]) -> F:
+        if self._start_cb is not None:
+            await self._ensure_started()
+        core = self._core
+        while core.state is _STREAMING:
+            await self._wait(core.terminal, 0)
+        if core.error is not None:
+            raise core.error
+        return final()
+
+    async def _wait(self, channel: Channel[Any], seen: int) -> None:
+        """Wait until ``channel`` has more than ``seen`` items or the stream ends.
+
+        Returns early, without guarantee, whenever something may have changed;
+        callers re-check their condition in a loop.
+        """
+        if self._arequest_more is not None and not self._pumping:
+            await self._pump()
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        channel.waiters.append(fut)
+        # Re-check after registering: a producer on another thread may have
+        # appended between our check and the registration.
+        if len(channel.items) > seen or self._core.state is not _STREAMING:
+            _discard(channel.waiters, fut)
+            return
+        try:
+            await fut
+        except asyncio.CancelledError:
+            _discard(channel.waiters, fut)
+            raise
+
+    async def _pump(self) -> None:
+        pump = self._arequest_more
+        core = self._core
+        if pump is None or core.state is not _STREAMING:
+            return
+        self._pumping = True
+        try:
+            more = await pump()
+        except Exception as exc:
+            core.fail(exc)
+            raise
+        finally:
+            self._pumping = False
+            # Whatever the pump produced may be for another projection: let
+            # every waiter re-check, and take over pumping if it needs more.
+            core.wake_waiters()
+        if not more and core.state is _STREAMING:
+            core.fail(
+                IncompleteStreamError(
+                    "the event source was exhausted before 'message-finish'; "
+                    "snapshot() has what arrived"
+                )
+            )
+
+    def _on_producer_done(self, task: asyncio.Task[Any]) -> None:
+        # Retrieve the outcome first so asyncio never logs it as unretrieved;
+        # `await stream` re-raises a post-stream failure.
+        if task.cancelled():
+            self._core.cancel(
+                StreamCancelledError("the producer task was cancelled before the message finished")
+            )
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._core.fail(exc)
+        else:
+            self._core.fail(
+                IncompleteStreamError(
+                    "the producer task ended without dispatching 'message-finish'"
+                )
+            )
+
+
+async def _wait_done(task: asyncio.Task[Any]) -> None:
+    """Wait for ``task`` to end without awaiting it directly.
+
+    Awaiting a cancelled task raises ``CancelledError`` exactly as if our own
+    caller had been cancelled. Waiting on a plain future linked to the task
+    keeps the two apart on every Python version: only the caller's own
+    cancellation raises here.
+    """
+    if task.done():
+        return
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def _link(_: asyncio.Task[Any]) -> None:
+        if not done.done():
+            done.set_result(None)
+
+    task.add_done_callback(_link)
+    try:
+        await done
+    finally:
+        task.remove_done_callback(_link)
+
+
+def _discard(waiters: list[Any], fut: asyncio.Future[None]) -> None:
+    with contextlib.suppress(ValueError):
+        waiters.remove(fut)
+
+
+def _none() -> None:
+    return None

@@ -1,0 +1,725 @@
+"""The sans-I/O heart of a stream: accumulation and lifecycle, no waiting.
+
+``StreamCore`` validates each event once, folds it into per-block
+accumulators and appends to the projections' replay logs (``Channel``). It
+owns the lifecycle, which is the single source of every ending::
+
+    STREAMING ──message-finish──▶ FINISHED
+        │ ──error event / fail()─▶ FAILED
+        └──cancel() / close()────▶ CANCELLED
+
+Terminal states are sticky: the first ending wins, later ``fail``/``cancel``
+calls are no-ops, and a later ``dispatch`` raises ``ProtocolError``. Every
+projection reads the same ``state`` and ``error``, so they all see the same
+ending.
+
+Invariants the sync and async layers rely on:
+
+* Channels are append-only. An item is appended *before* the state change
+  that depends on it, so a reader that observes a terminal state and then
+  reads ``len(items)`` has every item (readers must read the state first).
+* Text is kept as lists of parts and joined once (at finish, or when a
+  finish event must be reconciled with its block): the cost per delta is
+  constant however long the text grows.
+* ``wake`` is the only hook to the outside. The core calls it with the
+  waiters of a channel after appending to it; the async layer installs a
+  function that resolves futures (thread-safely). Sync streams have no
+  waiters and never pay for it.
+
+Thread safety: one producer thread may ``dispatch`` while consumers read on
+another; ``fail``/``cancel`` may come from any thread. Terminal transitions
+take a lock so that exactly one ending wins. Concurrent ``dispatch`` calls
+from several threads must be serialised by the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
+from typing import Any, Generic, TypeVar, cast
+
+from .._errors import ProtocolError, ProviderError, StreamCancelledError
+from .._messages import AIMessage
+from .._protocol import (
+    Block,
+    ContentBlock,
+    InvalidToolCall,
+    MessagesData,
+    ToolCall,
+    ToolCallChunk,
+    UsageInfo,
+    check_block_delta,
+    check_block_finish,
+    check_block_start,
+    check_error,
+    check_message_finish,
+    check_message_start,
+    event_type_of,
+)
+
+__all__ = ["Channel", "StreamCore", "StreamState"]
+
+T = TypeVar("T")
+
+Waiter = Any
+"""Opaque to the core: whatever the waiting layer registers (an asyncio future)."""
+
+
+class StreamState(str, enum.Enum):
+    """Where a stream is in its life. Every state but ``STREAMING`` is terminal."""
+
+    STREAMING = "streaming"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_STREAMING = StreamState.STREAMING
+_ENDED = {
+    StreamState.FINISHED: "finished",
+    StreamState.FAILED: "failed",
+    StreamState.CANCELLED: "been closed",
+}
+
+
+class Channel(Generic[T]):
+    """An append-only replay log for one projection.
+
+    Consumers keep their own cursor into ``items``; nothing is ever removed,
+    so a consumer that arrives late replays everything. ``waiters`` holds the
+    waiting layer's tokens for consumers blocked on this channel.
+    """
+
+    __slots__ = ("items", "waiters")
+
+    def __init__(self) -> None:
+        self.items: list[T] = []
+        self.waiters: list[Waiter] = []
+
+
+def _no_wake(waiters: list[Waiter]) -> None:
+    del waiters
+
+
+class _TextParts:
+    """Per-block text (or reasoning) as lists of parts, keyed by wire index.
+
+    Parts without a wire index (older producers) go under ``None``, which
+    sorts after every indexed block.
+    """
+
+    __slots__ = ("blocks",)
+
+    def __init__(self) -> None:
+        self.blocks: defaultdict[int | None, list[str]] = defaultdict(list)
+
+    def block_text(self, index: int | None) -> str:
+        parts = self.blocks.get(index)
+        if not parts:
+            return ""
+        if len(parts) > 1:
+            # Collapse so that a later join of the same block is O(1).
+            parts[:] = ["".join(parts)]
+        return parts[0]
+
+    def reconcile(self, index: int | None, full: str) -> str | None:
+        """Fold a finish event's authoritative text into the block.
+
+        Returns the delta to push (the whole text when no deltas arrived, the
+        tail when it extends them), or ``None`` when nothing is pushed: the
+        text is equal, empty, or differs otherwise (then it replaces the
+        block's text without a corrective delta).
+        """
+        if not full:
+            return None
+        held = self.block_text(index)
+        if full == held:
+            return None
+        parts = self.blocks[index]
+        if not held:
+            parts[:] = [full]
+            return full
+        if full.startswith(held):
+            tail = full[len(held) :]
+            parts.append(tail)
+            return tail
+        parts[:] = [full]
+        return None
+
+    def joined(self) -> str:
+        return "".join(chain.from_iterable(self.blocks[i] for i in _sorted_indexes(self.blocks)))
+
+
+def _sorted_indexes(keys: Iterable[int | None]) -> list[int | None]:
+    return sorted(keys, key=lambda k: (k is None, k or 0))
+
+
+class _OpenCall:
+    """A tool call whose arguments are still arriving."""
+
+    __slots__ = ("args", "fields", "quiet")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        args = fields.pop("args", None)
+        self.fields = fields  # id, name, provider index and any other block fields
+        self.args: list[str] = [args] if args else []
+        # Set once a block-delta snapshot stops extending the held args: the
+        # call then yields no more deltas (they would be ambiguous).
+        self.quiet = False
+
+    def held_args(self) -> str:
+        if len(self.args) > 1:
+            self.args[:] = ["".join(self.args)]
+        return self.args[0] if self.args else ""
+
+    def merge(self, fields: Mapping[str, Any]) -> None:
+        """Sticky id/name: the first non-empty value wins; other fields update."""
+        for key, value in fields.items():
+            if value is None or key in ("type", "args"):
+                continue
+            if key in ("id", "name") and self.fields.get(key):
+                continue
+            self.fields[key] = value
+
+    def chunk(self, args: str) -> ToolCallChunk:
+        fields = self.fields
+        item: ToolCallChunk = {
+            "type": "tool_call_chunk",
+            "id": fields.get("id"),
+            "name": fields.get("name"),
+            "args": args,
+        }
+        index = fields.get("index")
+        if index is not None:
+            item["index"] = index
+        return item
+
+    def finalize(self, finalized_type: str) -> Block:
+        """Parse the arguments: a ``finalized_type`` block, or ``invalid_tool_call``."""
+        raw = self.held_args()
+        extras = {
+            k: v
+            for k, v in self.fields.items()
+            if k not in ("id", "name", "type") and v is not None
+        }
+        error: str | None = None
+        parsed: Any = {}
+        if raw.strip():
+            try:
+                parsed = json.loads(raw)
+            except ValueError as exc:
+                error = f"tool call arguments are not valid JSON: {exc}"
+            else:
+                if not isinstance(parsed, dict):
+                    error = (
+                        f"tool call arguments must be a JSON object, got {type(parsed).__name__}"
+                    )
+        if error is not None:
+            extras.pop("index", None)
+            return {
+                "type": "invalid_tool_call",
+                "id": self.fields.get("id"),
+                "name": self.fields.get("name"),
+                "args": raw,
+                "error": error,
+                **extras,
+            }
+        if finalized_type == "tool_call":
+            # Client tool calls carry no index once parsed, as in LangChain.
+            extras.pop("index", None)
+        return {
+            "type": finalized_type,
+            "id": self.fields.get("id") or "",
+            "name": self.fields.get("name") or "",
+            "args": parsed,
+            **extras,
+        }
+
+
+class StreamCore:
+    """Validated accumulation and the lifecycle of one streamed message."""
+
+    def __init__(
+        self,
+        *,
+        namespace: list[str] | None = None,
+        node: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        self.namespace: list[str] = namespace if namespace is not None else []
+        self.node = node
+        self.message_id = message_id
+
+        # Lifecycle: the single source of every projection's ending.
+        self.state = _STREAMING
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self.wake: Callable[[list[Waiter]], None] = _no_wake
+
+        # Replay logs, one per projection. `terminal` has no items: it only
+        # gathers the waiters of value projections (`.output`, `.usage`).
+        self.events: Channel[MessagesData] = Channel()
+        self.text: Channel[str] = Channel()
+        self.reasoning: Channel[str] = Channel()
+        self.tool_chunks: Channel[ToolCallChunk] = Channel()
+        self.terminal: Channel[None] = Channel()
+
+        # Accumulated state.
+        self._text = _TextParts()
+        self._reasoning = _TextParts()
+        self._calls: dict[int, _OpenCall] = {}
+        self._server_calls: dict[int, _OpenCall] = {}
+        self._started: dict[int, Block] = {}  # started, not yet finished
+        self._blocks: dict[int, Block] = {}  # finalized, by wire index
+        self._unindexed: list[Block] = []  # finalized without a wire index
+        self._tool_calls: dict[object, ToolCall] = {}
+        self._invalid_calls: dict[object, InvalidToolCall] = {}
+        self._saw_block = False
+        self._start_metadata: dict[str, Any] | None = None
+        self._finish_metadata: dict[str, Any] | None = None
+        self._additional_kwargs: dict[str, Any] | None = None
+        self.usage: UsageInfo | None = None
+
+        # Final values, set once when the message finishes.
+        self.text_final: str | None = None
+        self.reasoning_final: str | None = None
+        self.tool_calls_final: list[ToolCall] | None = None
+        self.message: AIMessage | None = None
+
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
+            "content-block-delta": self._on_delta,
+            "content-block-start": self._on_block_start,
+            "content-block-finish": self._on_block_finish,
+            "message-start": self._on_message_start,
+            "message-finish": self._on_message_finish,
+            "error": self._on_error,
+        }
+
+    # -- feeding -----------------------------------------------------------
+
+    def dispatch(self, event: Mapping[str, Any]) -> None:
+        """Validate and apply one event.
+
+        A malformed event raises ``ProtocolError`` and fails the stream with
+        it: an event was lost, so the message can no longer be trusted to be
+        complete. An event after the end raises ``ProtocolError`` and changes
+        nothing.
+        """
+        if self.state is not _STREAMING:
+            raise ProtocolError(
+                f"cannot dispatch {_describe(event)}: the stream has already {_ENDED[self.state]}"
+                " (no event may follow 'message-finish' or a failure)",
+                event_type=_event_type_or_none(event),
+            )
+        etype = event.get("event") if type(event) is dict else None
+        handler = self._handlers.get(etype) if type(etype) is str else None
+        try:
+            if handler is None:
+                etype = event_type_of(event)  # raises the precise ProtocolError
+                handler = self._handlers.get(etype)
+                if handler is None:
+                    # Unknown event types are recorded for replay and
+                    # otherwise ignored, so that newer producers keep working.
+                    self._record(event)
+                    return
+            handler(event)
+        except ProtocolError as exc:
+            self.fail(exc)
+            raise
+
+    def _record(self, event: Mapping[str, Any]) -> None:
+        self.events.items.append(cast("MessagesData", event))
+        if self.events.waiters:
+            self._wake(self.events)
+
+    def _wake(self, channel: Channel[Any]) -> None:
+        waiters, channel.waiters = channel.waiters, []
+        self.wake(waiters)
+
+    def _on_delta(self, event: Mapping[str, Any]) -> None:
+        index, dtype, payload = check_block_delta(event)
+        self._record(event)
+        if dtype == "text-delta":
+            if payload:
+                self._text.blocks[index].append(payload)
+                self.text.items.append(payload)
+                if self.text.waiters:
+                    self._wake(self.text)
+        elif dtype == "reasoning-delta":
+            if payload:
+                self._reasoning.blocks[index].append(payload)
+                self.reasoning.items.append(payload)
+                if self.reasoning.waiters:
+                    self._wake(self.reasoning)
+        elif dtype == "tool-call-delta":
+            # The call's start says whether it is a client or a server call; a
+            # delta whose start never arrived is left to its finish event.
+            if index is None or not payload:
+                return
+            call = self._calls.get(index)
+            if call is not None:
+                call.args.append(payload)
+                self._push_chunk(call, payload)
+            elif (server := self._server_calls.get(index)) is not None:
+                server.args.append(payload)
+        elif dtype == "block-delta":
+            self._on_block_snapshot(index, payload)
+        elif dtype == "legacy-block-delta":
+            self._on_legacy_chunk(index, payload)
+        # data-delta and unknown delta types: the finish event carries the
+        # complete block, so there is nothing to accumulate.
+
+    def _push_chunk(self, call: _OpenCall, args: str) -> None:
+        if call.quiet:
+            return
+        self.tool_chunks.items.append(call.chunk(args))
+        if self.tool_chunks.waiters:
+            self._wake(self.tool_chunks)
+
+    def _on_block_snapshot(self, index: int | None, fields: dict[str, Any]) -> None:
+        btype = fields.get("type")
+        if btype == "tool_call_chunk":
+            store = self._calls
+        elif btype == "server_tool_call_chunk":
+            store = self._server_calls
+        else:
+            return
+        if index is None:
+            index = len(store)
+        call = store.get(index)
+        if call is None:
+            store[index] = _OpenCall(dict(fields))
+            args = fields.get("args")
+            if args and btype == "tool_call_chunk":
+                self._push_chunk(store[index], args)
+            return
+        held = call.held_args()
+        call.merge(fields)
+        args = fields.get("args")
+        if args is None:
+            return
+        # A snapshot replaces the args; consumers get only the suffix it adds.
+        call.args[:] = [args] if args else []
+        if btype != "tool_call_chunk":
+            return
+        if not args.startswith(held):
+            call.quiet = True
+        elif len(args) > len(held):
+            self._push_chunk(call, args[len(held) :])
+
+    def _on_legacy_chunk(self, index: int | None, fields: dict[str, Any]) -> None:
+        btype = fields.get("type")
+        if btype == "tool_call_chunk":
+            store = self._calls
+        elif btype == "server_tool_call_chunk":
+            store = self._server_calls
+        else:
+            return
+        if index is None:
+            provider_index = fields.get("index")
+            index = provider_index if type(provider_index) is int else len(store)
+        call = store.get(index)
+        args = fields.get("args") or ""
+        if call is None:
+            call = store[index] = _OpenCall(dict(fields))
+        else:
+            call.merge(fields)
+            if args:
+                call.args.append(args)
+        if args and btype == "tool_call_chunk":
+            self._push_chunk(call, args)
+
+    def _on_block_start(self, event: Mapping[str, Any]) -> None:
+        index, block = check_block_start(event)
+        self._record(event)
+        self._saw_block = True
+        if index is None:
+            return
+        btype = block["type"]
+        if btype == "tool_call_chunk":
+            call = self._calls[index] = _OpenCall(dict(block))
+            if call.args:
+                self._push_chunk(call, call.args[0])
+        elif btype == "server_tool_call_chunk":
+            self._server_calls[index] = _OpenCall(dict(block))
+        else:
+            self._started[index] = block
+            # Better than LangChain: text on a start counts as the first delta.
+            if btype == "text":
+                text = block.get("text")
+                if text:
+                    self._text.blocks[index].append(text)
+                    self.text.items.append(text)
+                    if self.text.waiters:
+                        self._wake(self.text)
+            elif btype == "reasoning":
+                reasoning = block.get("reasoning")
+                if reasoning:
+                    self._reasoning.blocks[index].append(reasoning)
+                    self.reasoning.items.append(reasoning)
+                    if self.reasoning.waiters:
+                        self._wake(self.reasoning)
+
+    def _on_block_finish(self, event: Mapping[str, Any]) -> None:
+        index, block = check_block_finish(event)
+        self._record(event)
+        self._saw_block = True
+        self._finalize_block(index, block)
+
+    def _finalize_block(self, index: int | None, block: Block) -> None:
+        btype = block["type"]
+        final: Block
+        if btype == "text":
+            final = {**block, "type": "text"}
+            tail = self._text.reconcile(index, block.get("text") or "")
+            if tail is not None:
+                self.text.items.append(tail)
+                if self.text.waiters:
+                    self._wake(self.text)
+            final["text"] = self._text.block_text(index)
+        elif btype == "reasoning":
+            final = {**block, "type": "reasoning"}
+            tail = self._reasoning.reconcile(index, block.get("reasoning") or "")
+            if tail is not None:
+                self.reasoning.items.append(tail)
+                if self.reasoning.waiters:
+                    self._wake(self.reasoning)
+            # Overwrite only when text accumulated: an empty string would make
+            # serializers invent an empty reasoning summary.
+            reasoning = self._reasoning.block_text(index)
+            if reasoning:
+                final["reasoning"] = reasoning
+        elif btype == "tool_call":
+            final = {k: v for k, v in block.items() if k != "index"}
+            final.setdefault("id", "")
+            final.setdefault("name", "")
+            final.setdefault("args", {})
+            self._tool_calls[self._call_key(index)] = cast("ToolCall", final)
+            if index is not None:
+                self._calls.pop(index, None)
+        elif btype == "invalid_tool_call":
+            final = {k: v for k, v in block.items() if k != "index"}
+            self._invalid_calls[self._call_key(index)] = cast("InvalidToolCall", final)
+            if index is not None:
+                self._calls.pop(index, None)
+                self._server_calls.pop(index, None)
+        elif btype in ("tool_call_chunk", "server_tool_call_chunk"):
+            # A chunk as a finish: finalize it like the end-of-message sweep.
+            call = _OpenCall(dict(block))
+            if index is not None:
+                open_call = (self._calls if btype == "tool_call_chunk" else self._server_calls).pop(
+                    index, None
+                )
+                if open_call is not None and not call.args:
+                    call.args = open_call.args
+            ftype = "tool_call" if btype == "tool_call_chunk" else "server_tool_call"
+            self._finalize_block(index, call.finalize(ftype))
+            return
+        else:
+            if btype == "server_tool_call" and index is not None:
+                self._server_calls.pop(index, None)
+            final = dict(block)
+        self._store_final(index, btype, final)
+
+    def _call_key(self, index: int | None) -> object:
+        # A second finish for the same wire index replaces the first rather
+        # than counting the call twice.
+        return index if index is not None else object()
+
+    def _store_final(self, index: int | None, btype: str, final: Block) -> None:
+        if index is None:
+            self._unindexed.append(final)
+            return
+        if btype not in ("tool_call", "invalid_tool_call"):
+            final.setdefault("index", index)
+        self._blocks[index] = final
+        self._started.pop(index, None)
+
+    def _on_message_start(self, event: Mapping[str, Any]) -> None:
+        message_id, metadata = check_message_start(event)
+        self._record(event)
+        self._start_metadata = metadata
+        if message_id:
+            self.message_id = message_id
+
+    def _on_error(self, event: Mapping[str, Any]) -> None:
+        message, code = check_error(event)
+        self._record(event)
+        self.fail(ProviderError(message, code=code))
+
+    def _on_message_finish(self, event: Mapping[str, Any]) -> None:
+        usage, metadata, additional_kwargs = check_message_finish(event)
+        self._record(event)
+        self.usage = cast("UsageInfo | None", usage)
+        self._finish_metadata = metadata
+        self._additional_kwargs = additional_kwargs
+        try:
+            self._sweep()
+            message = self.assemble()
+            text_final = self._text.joined()
+            reasoning_final = self._reasoning.joined()
+        except Exception as exc:
+            # Assembly must never leave a waiter hanging.
+            self.fail(exc)
+            raise
+        with self._lock:
+            if self.state is not _STREAMING:
+                return
+            self.text_final = text_final
+            self.reasoning_final = reasoning_final
+            self.tool_calls_final = list(message.tool_calls)
+            self.message = message
+            self.state = StreamState.FINISHED
+        self.wake_waiters()
+
+    def _sweep(self) -> None:
+        """Finalize everything still open, so that no received data is dropped."""
+        for store, ftype in ((self._calls, "tool_call"), (self._server_calls, "server_tool_call")):
+            for index in sorted(store):
+                self._finalize_block(index, store[index].finalize(ftype))
+            store.clear()
+        # Blocks that were started or received deltas but never finished.
+        for open_index in _sorted_indexes(
+            set(self._started) | set(self._text.blocks) | set(self._reasoning.blocks)
+        ):
+            if open_index is None or open_index in self._blocks:
+                continue
+            started = self._started.get(open_index)
+            if started is None:
+                btype = "text" if open_index in self._text.blocks else "reasoning"
+                started = {"type": btype}
+            # The start's own text is already the block's first part.
+            block = {k: v for k, v in started.items() if k not in ("text", "reasoning")}
+            self._finalize_block(open_index, block)
+
+    # -- ending --------------------------------------------------------------
+
+    def fail(self, error: BaseException) -> bool:
+        """Fail the stream with ``error``. Returns whether this call ended it."""
+        return self._end(StreamState.FAILED, error)
+
+    def cancel(self, error: BaseException | None = None) -> bool:
+        """Cancel the stream. Returns whether this call ended it."""
+        if error is None:
+            error = StreamCancelledError("the stream was closed before it finished")
+        return self._end(StreamState.CANCELLED, error)
+
+    def _end(self, state: StreamState, error: BaseException) -> bool:
+        with self._lock:
+            if self.state is not _STREAMING:
+                return False
+            self.error = error
+            self.state = state
+        self.wake_waiters()
+        return True
+
+    def wake_waiters(self) -> None:
+        """Wake every waiter on every channel so that each re-checks its condition."""
+        for channel in (self.events, self.text, self.reasoning, self.tool_chunks, self.terminal):
+            if channel.waiters:
+                self._wake(channel)
+
+    # -- reading -------------------------------------------------------------
+
+    def assemble(self) -> AIMessage:
+        """Build the message from what has arrived so far.
+
+        After ``message-finish`` this is the final message; before it, blocks
+        still in progress appear as they stand (partial text, open tool calls
+        as ``tool_call_chunk`` blocks). Costs O(size of the message).
+        """
+        blocks: dict[int, Block] = dict(self._blocks)
+        for index in set(self._text.blocks) | set(self._reasoning.blocks) | set(self._started):
+            if index is None or index in blocks:
+                continue
+            block = dict(self._started.get(index) or {})
+            if index in self._text.blocks or block.get("type") == "text":
+                block.update(type="text", text=self._text.block_text(index))
+            elif index in self._reasoning.blocks:
+                block.update(type="reasoning", reasoning=self._reasoning.block_text(index))
+            block.setdefault("index", index)
+            blocks[index] = block
+        for store, ctype in (
+            (self._calls, "tool_call_chunk"),
+            (self._server_calls, "server_tool_call_chunk"),
+        ):
+            for index, call in store.items():
+                if index not in blocks:
+                    blocks[index] = {**call.fields, "type": ctype, "args": call.held_args()}
+
+        content: str | list[ContentBlock]
+        if blocks or self._unindexed:
+            ordered = [blocks[i] for i in sorted(blocks)] + self._unindexed
+            content = [cast("ContentBlock", dict(b)) for b in ordered]
+        elif self._reasoning.blocks:
+            content = [
+                cast("ContentBlock", {"type": "reasoning", "reasoning": self._reasoning.joined()})
+            ]
+            if self._text.blocks:
+                content.append(cast("ContentBlock", {"type": "text", "text": self._text.joined()}))
+        else:
+            content = self._text.joined()
+
+        response_metadata: dict[str, Any] = {}
+        start = self._start_metadata
+        if start:
+            if "provider" in start:
+                response_metadata["model_provider"] = start["provider"]
+            if "model" in start:
+                response_metadata["model_name"] = start["model"]
+        if self._finish_metadata:
+            response_metadata.update(self._finish_metadata)
+        # Content is always v1 protocol blocks, whatever the provider said.
+        response_metadata["output_version"] = "v1"
+
+        tool_calls: list[ToolCall] = [
+            {
+                "type": "tool_call",
+                "id": tc.get("id", ""),
+                "name": tc.get("name", ""),
+                "args": dict(tc.get("args") or {}),
+            }
+            for tc in self._tool_calls.values()
+        ]
+        invalid: list[InvalidToolCall] = [
+            {
+                "type": "invalid_tool_call",
+                "id": itc.get("id") or None,
+                "name": itc.get("name") or None,
+                "args": itc.get("args") or None,
+                "error": itc.get("error"),
+            }
+            for itc in self._invalid_calls.values()
+        ]
+        return AIMessage(
+            content=content,
+            id=self.message_id,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid,
+            usage_metadata=cast("UsageInfo | None", dict(self.usage) if self.usage else None),
+            response_metadata=response_metadata,
+            additional_kwargs=dict(self._additional_kwargs or {}),
+        )
+
+    def partial_text(self) -> str:
+        """The text pushed so far, without pumping (for ``repr``)."""
+        return self._text.joined()
+
+    def partial_reasoning(self) -> str:
+        return self._reasoning.joined()
+
+
+def _event_type_or_none(event: object) -> str | None:
+    if isinstance(event, Mapping):
+        etype = event.get("event")
+        return etype if isinstance(etype, str) else None
+    return None
+
+
+def _describe(event: object) -> str:
+    etype = _event_type_or_none(event)
+    return f"a '{etype}' event" if etype else "an event"
