@@ -288,10 +288,13 @@ class AsyncChatModelStream(StreamView):
         task = self._producer_task
         if task is not None and not task.done():
             if core.state is not StreamState.FINISHED:
+                # End the stream first, so consumers learn it was closed
+                # rather than that the producer died.
+                core.cancel(StreamCancelledError("the stream was closed before it finished"))
                 task.cancel()
             if task is not asyncio.current_task():
                 await _wait_done(task)
-        core.cancel()
+        core.cancel(StreamCancelledError("the stream was closed before it finished"))
 
     async def __aenter__(self) -> Self:
         return self

@@ -290,6 +290,7 @@ class StreamCore:
         self.tool_calls_final: list[ToolCall] | None = None
         self.message: AIMessage | None = None
 
+        self._events_append = self.events.items.append
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "content-block-delta": self._on_delta,
             "content-block-start": self._on_block_start,
@@ -315,7 +316,38 @@ class StreamCore:
                 " (no event may follow 'message-finish' or a failure)",
                 event_type=_event_type_or_none(event),
             )
-        etype = event.get("event") if type(event) is dict else None
+        if type(event) is dict:
+            etype = event.get("event")
+            # Fast path for the bulk of any stream: a well-formed text or
+            # reasoning delta. Anything it does not fully recognise falls
+            # through to the validating path below, which is the reference.
+            if etype == "content-block-delta":
+                delta = event.get("delta")
+                index = event.get("index")
+                if type(delta) is dict and (index is None or type(index) is int):
+                    dtype = delta.get("type")
+                    if dtype == "text-delta":
+                        payload = delta.get("text")
+                        parts = self._text.blocks
+                        channel = self.text
+                    elif dtype == "reasoning-delta":
+                        payload = delta.get("reasoning")
+                        parts = self._reasoning.blocks
+                        channel = self.reasoning
+                    else:
+                        payload = None
+                    if type(payload) is str:
+                        self._events_append(event)
+                        if payload:
+                            parts[index].append(payload)
+                            channel.items.append(payload)
+                            if channel.waiters:
+                                self._wake(channel)
+                        if self.events.waiters:
+                            self._wake(self.events)
+                        return
+        else:
+            etype = None
         handler = self._handlers.get(etype) if type(etype) is str else None
         try:
             if handler is None:
