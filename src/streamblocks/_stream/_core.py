@@ -290,7 +290,8 @@ class StreamCore:
         self.tool_calls_final: list[ToolCall] | None = None
         self.message: AIMessage | None = None
 
-        self._events_append = self.events.items.append
+        # Unknown event types are replayed too, so the append takes any mapping.
+        self._events_append: Callable[[Any], None] = self.events.items.append
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "content-block-delta": self._on_delta,
             "content-block-start": self._on_block_start,
