@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m streamblocks.demo
+	$(BIN)/python -m streamblocks._demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
