@@ -278,7 +278,6 @@ class StreamCore:
         self._unindexed: list[Block] = []  # finalized without a wire index
         self._tool_calls: dict[object, ToolCall] = {}
         self._invalid_calls: dict[object, InvalidToolCall] = {}
-        self._saw_block = False
         self._start_metadata: dict[str, Any] | None = None
         self._finish_metadata: dict[str, Any] | None = None
         self._additional_kwargs: dict[str, Any] | None = None
@@ -360,14 +359,25 @@ class StreamCore:
                     self._record(event)
                     return
             handler(event)
-        except ProtocolError as exc:
+        except Exception as exc:
+            # Whatever went wrong, no consumer may be left waiting on a stream
+            # that can no longer finish correctly.
             self.fail(exc)
             raise
 
     def _record(self, event: Mapping[str, Any]) -> None:
-        self.events.items.append(cast("MessagesData", event))
-        if self.events.waiters:
-            self._wake(self.events)
+        self._push(self.events, cast("MessagesData", event))
+
+    def _push(self, channel: Channel[T], item: T) -> None:
+        channel.items.append(item)
+        if channel.waiters:
+            self._wake(channel)
+
+    def _push_text(
+        self, acc: _TextParts, channel: Channel[str], index: int | None, text: str
+    ) -> None:
+        acc.blocks[index].append(text)
+        self._push(channel, text)
 
     def _wake(self, channel: Channel[Any]) -> None:
         waiters, channel.waiters = channel.waiters, []
@@ -378,16 +388,10 @@ class StreamCore:
         self._record(event)
         if dtype == "text-delta":
             if payload:
-                self._text.blocks[index].append(payload)
-                self.text.items.append(payload)
-                if self.text.waiters:
-                    self._wake(self.text)
+                self._push_text(self._text, self.text, index, payload)
         elif dtype == "reasoning-delta":
             if payload:
-                self._reasoning.blocks[index].append(payload)
-                self.reasoning.items.append(payload)
-                if self.reasoning.waiters:
-                    self._wake(self.reasoning)
+                self._push_text(self._reasoning, self.reasoning, index, payload)
         elif dtype == "tool-call-delta":
             # The call's start says whether it is a client or a server call; a
             # delta whose start never arrived is left to its finish event.
@@ -407,11 +411,8 @@ class StreamCore:
         # complete block, so there is nothing to accumulate.
 
     def _push_chunk(self, call: _OpenCall, args: str) -> None:
-        if call.quiet:
-            return
-        self.tool_chunks.items.append(call.chunk(args))
-        if self.tool_chunks.waiters:
-            self._wake(self.tool_chunks)
+        if not call.quiet:
+            self._push(self.tool_chunks, call.chunk(args))
 
     def _on_block_snapshot(self, index: int | None, fields: dict[str, Any]) -> None:
         btype = fields.get("type")
@@ -469,7 +470,6 @@ class StreamCore:
     def _on_block_start(self, event: Mapping[str, Any]) -> None:
         index, block = check_block_start(event)
         self._record(event)
-        self._saw_block = True
         if index is None:
             return
         btype = block["type"]
@@ -482,25 +482,14 @@ class StreamCore:
         else:
             self._started[index] = block
             # Better than LangChain: text on a start counts as the first delta.
-            if btype == "text":
-                text = block.get("text")
-                if text:
-                    self._text.blocks[index].append(text)
-                    self.text.items.append(text)
-                    if self.text.waiters:
-                        self._wake(self.text)
-            elif btype == "reasoning":
-                reasoning = block.get("reasoning")
-                if reasoning:
-                    self._reasoning.blocks[index].append(reasoning)
-                    self.reasoning.items.append(reasoning)
-                    if self.reasoning.waiters:
-                        self._wake(self.reasoning)
+            if btype == "text" and block.get("text"):
+                self._push_text(self._text, self.text, index, block["text"])
+            elif btype == "reasoning" and block.get("reasoning"):
+                self._push_text(self._reasoning, self.reasoning, index, block["reasoning"])
 
     def _on_block_finish(self, event: Mapping[str, Any]) -> None:
         index, block = check_block_finish(event)
         self._record(event)
-        self._saw_block = True
         self._finalize_block(index, block)
 
     def _finalize_block(self, index: int | None, block: Block) -> None:
@@ -510,17 +499,13 @@ class StreamCore:
             final = {**block, "type": "text"}
             tail = self._text.reconcile(index, block.get("text") or "")
             if tail is not None:
-                self.text.items.append(tail)
-                if self.text.waiters:
-                    self._wake(self.text)
+                self._push(self.text, tail)
             final["text"] = self._text.block_text(index)
         elif btype == "reasoning":
             final = {**block, "type": "reasoning"}
             tail = self._reasoning.reconcile(index, block.get("reasoning") or "")
             if tail is not None:
-                self.reasoning.items.append(tail)
-                if self.reasoning.waiters:
-                    self._wake(self.reasoning)
+                self._push(self.reasoning, tail)
             # Overwrite only when text accumulated: an empty string would make
             # serializers invent an empty reasoning summary.
             reasoning = self._reasoning.block_text(index)

@@ -6,6 +6,7 @@ accumulation or the lifecycle, they only differ in how a consumer waits.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from .._protocol import ToolCall, UsageInfo
@@ -119,7 +120,7 @@ class StreamView:
 
     def _usage_final(self) -> UsageInfo | None:
         usage = self._core.usage
-        return UsageInfo(**usage) if usage is not None else None
+        return copy.deepcopy(usage)
 
     def _message_final(self) -> AIMessage:
         message = self._core.message
