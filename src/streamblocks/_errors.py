@@ -41,9 +41,11 @@ class StreamError(RuntimeError):
 class ProtocolError(StreamError, ValueError):
     """An event does not follow the protocol.
 
-    Raised by ``dispatch`` before the event changes any state, so the stream
-    is left exactly as it was. ``event_type`` and ``field`` name what was
-    wrong (either may be ``None`` when the event had no usable type).
+    Raised by ``dispatch``. A malformed event also fails the stream with this
+    error (an event was lost, so the message cannot be trusted to be
+    complete); an event after the stream ended changes nothing. ``event_type``
+    and ``field`` name what was wrong (either may be ``None`` when the event
+    had no usable type).
     """
 
     def __init__(

@@ -543,7 +543,7 @@ def check_error(event: Mapping[str, Any]) -> tuple[str, str | None]:
     _optional(event, "message", str, et)
     code = event.get("code")
     if code is not None and not isinstance(code, (str, int)):
-        raise _fail(et, "code", f"must be str, got {_type_name(code)}")
+        raise _fail(et, "code", f"must be str or int, got {_type_name(code)}")
     message = event.get("message") or "the provider reported an error without a message"
     return message, (str(code) if code is not None else None)
 

@@ -34,6 +34,7 @@ from several threads must be serialised by the caller.
 
 from __future__ import annotations
 
+import copy
 import enum
 import json
 import threading
@@ -108,14 +109,22 @@ def _no_wake(waiters: list[Waiter]) -> None:
 class _TextParts:
     """Per-block text (or reasoning) as lists of parts, keyed by wire index.
 
-    Parts without a wire index (older producers) go under ``None``, which
-    sorts after every indexed block.
+    Parts without a wire index (older producers) go under ``None``. When such
+    a block finishes, its text moves to ``closed`` so that the next unindexed
+    block starts empty; unindexed text sorts after every indexed block, in
+    arrival order.
     """
 
-    __slots__ = ("blocks",)
+    __slots__ = ("blocks", "closed")
 
     def __init__(self) -> None:
         self.blocks: defaultdict[int | None, list[str]] = defaultdict(list)
+        self.closed: list[str] = []
+
+    def close_unindexed(self) -> None:
+        parts = self.blocks.pop(None, None)
+        if parts:
+            self.closed.append("".join(parts))
 
     def block_text(self, index: int | None) -> str:
         parts = self.blocks.get(index)
@@ -151,7 +160,14 @@ class _TextParts:
         return None
 
     def joined(self) -> str:
-        return "".join(chain.from_iterable(self.blocks[i] for i in _sorted_indexes(self.blocks)))
+        indexed = sorted(i for i in self.blocks if i is not None)
+        return "".join(
+            chain(
+                chain.from_iterable(self.blocks[i] for i in indexed),
+                self.closed,
+                self.blocks.get(None, ()),
+            )
+        )
 
 
 def _sorted_indexes(keys: Iterable[int | None]) -> list[int | None]:
@@ -211,7 +227,7 @@ class _OpenCall:
         if raw.strip():
             try:
                 parsed = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
                 error = f"tool call arguments are not valid JSON: {exc}"
             else:
                 if not isinstance(parsed, dict):
@@ -501,6 +517,8 @@ class StreamCore:
             if tail is not None:
                 self._push(self.text, tail)
             final["text"] = self._text.block_text(index)
+            if index is None:
+                self._text.close_unindexed()
         elif btype == "reasoning":
             final = {**block, "type": "reasoning"}
             tail = self._reasoning.reconcile(index, block.get("reasoning") or "")
@@ -511,6 +529,8 @@ class StreamCore:
             reasoning = self._reasoning.block_text(index)
             if reasoning:
                 final["reasoning"] = reasoning
+            if index is None:
+                self._reasoning.close_unindexed()
         elif btype == "tool_call":
             final = {k: v for k, v in block.items() if k != "index"}
             final.setdefault("id", "")
@@ -589,7 +609,7 @@ class StreamCore:
                 return
             self.text_final = text_final
             self.reasoning_final = reasoning_final
-            self.tool_calls_final = list(message.tool_calls)
+            self.tool_calls_final = copy.deepcopy(message.tool_calls)
             self.message = message
             self.state = StreamState.FINISHED
         self.wake_waiters()
@@ -613,6 +633,11 @@ class StreamCore:
             # The start's own text is already the block's first part.
             block = {k: v for k, v in started.items() if k not in ("text", "reasoning")}
             self._finalize_block(open_index, block)
+        # Unindexed deltas that no finish claimed, next to indexed blocks.
+        if self._blocks or self._unindexed:
+            for acc, btype in ((self._reasoning, "reasoning"), (self._text, "text")):
+                if acc.blocks.get(None):
+                    self._finalize_block(None, {"type": btype})
 
     # -- ending --------------------------------------------------------------
 
@@ -672,7 +697,9 @@ class StreamCore:
         content: str | list[ContentBlock]
         if blocks or self._unindexed:
             ordered = [blocks[i] for i in sorted(blocks)] + self._unindexed
-            content = [cast("ContentBlock", dict(b)) for b in ordered]
+            # Deep: the message must share nothing with the caller's events or
+            # with our state (blocks hold the producer's nested dicts).
+            content = cast("list[ContentBlock]", copy.deepcopy(ordered))
         elif self._reasoning.blocks:
             content = [
                 cast("ContentBlock", {"type": "reasoning", "reasoning": self._reasoning.joined()})
@@ -690,7 +717,7 @@ class StreamCore:
             if "model" in start:
                 response_metadata["model_name"] = start["model"]
         if self._finish_metadata:
-            response_metadata.update(self._finish_metadata)
+            response_metadata.update(copy.deepcopy(self._finish_metadata))
         # Content is always v1 protocol blocks, whatever the provider said.
         response_metadata["output_version"] = "v1"
 
@@ -699,7 +726,7 @@ class StreamCore:
                 "type": "tool_call",
                 "id": tc.get("id", ""),
                 "name": tc.get("name", ""),
-                "args": dict(tc.get("args") or {}),
+                "args": copy.deepcopy(tc.get("args") or {}),
             }
             for tc in self._tool_calls.values()
         ]
@@ -718,9 +745,9 @@ class StreamCore:
             id=self.message_id,
             tool_calls=tool_calls,
             invalid_tool_calls=invalid,
-            usage_metadata=cast("UsageInfo | None", dict(self.usage) if self.usage else None),
+            usage_metadata=copy.deepcopy(self.usage),
             response_metadata=response_metadata,
-            additional_kwargs=dict(self._additional_kwargs or {}),
+            additional_kwargs=copy.deepcopy(self._additional_kwargs or {}),
         )
 
     def partial_text(self) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from .._protocol import ToolCall, UsageInfo
 from ._core import StreamCore, StreamState
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .._messages import AIMessage
+    from .._protocol import ToolCall, UsageInfo
 
 __all__ = ["StreamView"]
 
@@ -113,10 +113,7 @@ class StreamView:
         return self._core.reasoning_final or ""
 
     def _tool_calls_final(self) -> list[ToolCall]:
-        return [
-            ToolCall(type="tool_call", id=tc["id"], name=tc["name"], args=dict(tc["args"]))
-            for tc in self._core.tool_calls_final or ()
-        ]
+        return copy.deepcopy(self._core.tool_calls_final or [])
 
     def _usage_final(self) -> UsageInfo | None:
         usage = self._core.usage
