@@ -39,7 +39,7 @@ def _resolve(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-def _wake_futures(waiters: list[Any]) -> None:
+def _wake_futures(waiters: tuple[Any, ...]) -> None:
     try:
         running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
@@ -71,10 +71,11 @@ class _Cursor(Generic[T]):
 
     async def __anext__(self) -> T:
         stream = self._stream
-        if stream._start_cb is not None:
+        if not stream._ready:
             await stream._ensure_started()
         core = stream._core
-        items = self._channel.items
+        channel = self._channel
+        items = channel.items
         while True:
             state = core.state  # before the length: see StreamCore's invariants
             pos = self._pos
@@ -85,7 +86,7 @@ class _Cursor(Generic[T]):
                 if core.error is not None:
                     raise core.error
                 raise StopAsyncIteration
-            await stream._wait(self._channel, pos)
+            await stream._wait(channel, pos)
 
 
 class AsyncProjection(Generic[T, F]):
@@ -169,9 +170,11 @@ class AsyncChatModelStream(StreamView):
         "_events_proj",
         "_output_proj",
         "_producer_task",
-        "_pumping",
+        "_pump_task",
+        "_ready",
         "_reasoning_proj",
         "_start_cb",
+        "_start_task",
         "_text_proj",
         "_tool_calls_proj",
         "_usage_proj",
@@ -188,8 +191,10 @@ class AsyncChatModelStream(StreamView):
         core = self._core
         core.wake = _wake_futures
         self._start_cb: Callable[[], Awaitable[None]] | None = None
+        self._start_task: asyncio.Future[None] | None = None
+        self._ready = True  # no start callback is pending
         self._arequest_more: Callable[[], Awaitable[bool]] | None = None
-        self._pumping = False
+        self._pump_task: asyncio.Future[bool] | None = None
         self._producer_task: asyncio.Task[Any] | None = None
         self._text_proj = AsyncTextProjection(self, core.text, self._text_final, core.partial_text)
         self._reasoning_proj = AsyncTextProjection(
@@ -207,14 +212,25 @@ class AsyncChatModelStream(StreamView):
     # -- wiring (for drivers) --------------------------------------------------
 
     def set_start(self, cb: Callable[[], Awaitable[None]] | None) -> None:
-        """Await ``cb`` once, on the first consumption of any kind (or ``aclose()``)."""
+        """Run ``cb`` once, on the first consumption of any kind (or ``aclose()``).
+
+        It runs as a task of its own, so cancelling the consumer that happened
+        to trigger it does not abandon it; every consumer waits for it, and if
+        it raises, the stream fails with that error.
+        """
         self._start_cb = cb
+        self._ready = cb is None
 
     def set_arequest_more(self, cb: Callable[[], Awaitable[bool]] | None) -> None:
         """Install a caller-driven pump: a consumer with nothing buffered awaits
         it instead of waiting. It returns ``True`` after producing an event and
-        ``False`` once the source is exhausted. Only one consumer pumps at a
-        time; the others wait for what it produces."""
+        ``False`` once the source is exhausted.
+
+        Each call runs as a task owned by the stream, one at a time: consumers
+        wait for what it produces (and start the next call if they need more),
+        and ``aclose()`` can cancel it. The task copies the context of the
+        consumer that started it.
+        """
         self._arequest_more = cb
 
     def bind_producer(self, task: asyncio.Task[Any]) -> None:
@@ -276,25 +292,38 @@ class AsyncChatModelStream(StreamView):
     async def aclose(self) -> None:
         """Stop the stream and release its producer. Idempotent.
 
-        Unfinished: the producer task is cancelled and the stream becomes
-        cancelled (projections raise ``StreamCancelledError`` after their
-        buffered items). Finished: the producer is left to complete its
-        post-stream work, and awaited. Either way, when this returns no
-        projection is pending. If the caller is cancelled while waiting, the
-        cancellation propagates.
+        Unfinished: the stream becomes cancelled (projections raise
+        ``StreamCancelledError`` after their buffered items), and the producer,
+        a pending start and a pending pump are cancelled and awaited.
+        Finished: the producer is left to complete its post-stream work, and
+        awaited. Either way, when this returns no projection is pending. If the
+        caller is cancelled while waiting, the cancellation propagates.
         """
-        await self._ensure_started()
+        if self._start_task is None and self._start_cb is not None:
+            # Start even now, so that a driver's start and end callbacks pair
+            # up. A start that fails has already failed the stream.
+            with contextlib.suppress(Exception):
+                await self._ensure_started()
         core = self._core
-        task = self._producer_task
-        if task is not None and not task.done():
-            if core.state is not StreamState.FINISHED:
-                # End the stream first, so consumers learn it was closed
-                # rather than that the producer died.
-                core.cancel(StreamCancelledError("the stream was closed before it finished"))
-                task.cancel()
-            if task is not asyncio.current_task():
-                await _wait_done(task)
+        producer = self._producer_task
+        if producer is not None and producer.done():
+            # Its done-callback may still be queued; let its ending win.
+            self._on_producer_done(producer)
+        finished = core.state is StreamState.FINISHED
+        # End the stream first, so consumers learn it was closed rather than
+        # that a task of ours died.
         core.cancel(StreamCancelledError("the stream was closed before it finished"))
+        current = asyncio.current_task()
+        pending = [
+            task
+            for task in (self._start_task, self._pump_task, producer)
+            if task is not None and not task.done() and task is not current
+        ]
+        for task in pending:
+            if not (finished and task is producer):
+                task.cancel()
+        for task in pending:
+            await _wait_done(task)
 
     async def __aenter__(self) -> Self:
         return self
@@ -310,18 +339,31 @@ class AsyncChatModelStream(StreamView):
     # -- internals ---------------------------------------------------------------
 
     async def _ensure_started(self) -> None:
-        cb = self._start_cb
-        if cb is None:
-            return
-        self._start_cb = None
-        try:
-            await cb()
-        except Exception as exc:
+        """Run the start callback once, as a shared task, and wait for it."""
+        task = self._start_task
+        if task is None:
+            cb = self._start_cb
+            if cb is None:
+                return
+            self._start_cb = None
+            task = self._start_task = asyncio.ensure_future(cb())
+            task.add_done_callback(self._on_start_done)
+        if not task.done():
+            # Not `await task`: our own cancellation must not cancel the start.
+            await _wait_done(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc
+
+    def _on_start_done(self, task: asyncio.Future[None]) -> None:
+        if task.cancelled():
+            self._core.cancel(StreamCancelledError("the stream was closed while it was starting"))
+        elif (exc := task.exception()) is not None:
             self._core.fail(exc)
-            raise
+        else:
+            self._ready = True
 
     async def _result(self, final: Callable[[], F]) -> F:
-        if self._start_cb is not None:
+        if not self._ready:
             await self._ensure_started()
         core = self._core
         while core.state is _STREAMING:
@@ -331,19 +373,18 @@ class AsyncChatModelStream(StreamView):
         return final()
 
     async def _wait(self, channel: Channel[Any], seen: int) -> None:
-        """Wait until ``channel`` has more than ``seen`` items or the stream ends.
+        """Wait until ``channel`` has more than ``seen`` items or something changed.
 
-        Returns early, without guarantee, whenever something may have changed;
-        callers re-check their condition in a loop.
+        May return without either; callers re-check their condition in a loop.
         """
-        if self._arequest_more is not None and not self._pumping:
-            await self._pump()
-            return
+        core = self._core
+        if self._arequest_more is not None and self._pump_task is None:
+            self._start_pump(self._arequest_more)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         channel.waiters.append(fut)
         # Re-check after registering: a producer on another thread may have
         # appended between our check and the registration.
-        if len(channel.items) > seen or self._core.state is not _STREAMING:
+        if len(channel.items) > seen or core.state is not _STREAMING:
             _discard(channel.waiters, fut)
             return
         try:
@@ -352,29 +393,29 @@ class AsyncChatModelStream(StreamView):
             _discard(channel.waiters, fut)
             raise
 
-    async def _pump(self) -> None:
-        pump = self._arequest_more
-        core = self._core
-        if pump is None or core.state is not _STREAMING:
+    def _start_pump(self, pump: Callable[[], Awaitable[bool]]) -> None:
+        if self._core.state is not _STREAMING:
             return
-        self._pumping = True
-        try:
-            more = await pump()
-        except Exception as exc:
+        task = self._pump_task = asyncio.ensure_future(pump())
+        task.add_done_callback(self._on_pump_done)
+
+    def _on_pump_done(self, task: asyncio.Future[bool]) -> None:
+        self._pump_task = None
+        core = self._core
+        if task.cancelled():
+            pass  # aclose() did it, and has already ended the stream
+        elif (exc := task.exception()) is not None:
             core.fail(exc)
-            raise
-        finally:
-            self._pumping = False
-            # Whatever the pump produced may be for another projection: let
-            # every waiter re-check, and take over pumping if it needs more.
-            core.wake_waiters()
-        if not more and core.state is _STREAMING:
+        elif not task.result() and core.state is _STREAMING:
             core.fail(
                 IncompleteStreamError(
                     "the event source was exhausted before 'message-finish'; "
                     "snapshot() has what arrived"
                 )
             )
+        # What the pump produced may be for another projection: every waiter
+        # re-checks, and one that still needs more starts the next pump.
+        core.wake_waiters()
 
     def _on_producer_done(self, task: asyncio.Task[Any]) -> None:
         # Retrieve the outcome first so asyncio never logs it as unretrieved;
@@ -395,7 +436,7 @@ class AsyncChatModelStream(StreamView):
             )
 
 
-async def _wait_done(task: asyncio.Task[Any]) -> None:
+async def _wait_done(task: asyncio.Future[Any]) -> None:
     """Wait for ``task`` to end without awaiting it directly.
 
     Awaiting a cancelled task raises ``CancelledError`` exactly as if our own
@@ -407,7 +448,7 @@ async def _wait_done(task: asyncio.Task[Any]) -> None:
         return
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def _link(_: asyncio.Task[Any]) -> None:
+    def _link(_: asyncio.Future[Any]) -> None:
         if not done.done():
             done.set_result(None)
 

@@ -102,7 +102,7 @@ class Channel(Generic[T]):
         self.waiters: list[Waiter] = []
 
 
-def _no_wake(waiters: list[Waiter]) -> None:
+def _no_wake(waiters: tuple[Waiter, ...]) -> None:
     del waiters
 
 
@@ -274,7 +274,7 @@ class StreamCore:
         self.state = _STREAMING
         self.error: BaseException | None = None
         self._lock = threading.Lock()
-        self.wake: Callable[[list[Waiter]], None] = _no_wake
+        self.wake: Callable[[tuple[Waiter, ...]], None] = _no_wake
 
         # Replay logs, one per projection. `terminal` has no items: it only
         # gathers the waiters of value projections (`.output`, `.usage`).
@@ -397,7 +397,9 @@ class StreamCore:
 
     def _wake(self, channel: Channel[Any]) -> None:
         waiters, channel.waiters = channel.waiters, []
-        self.wake(waiters)
+        # A snapshot: a consumer on another thread may still remove its own
+        # waiter from the old list, which would make a live iteration skip one.
+        self.wake(tuple(waiters))
 
     def _on_delta(self, event: Mapping[str, Any]) -> None:
         index, dtype, payload = check_block_delta(event)
