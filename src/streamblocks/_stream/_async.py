@@ -32,6 +32,7 @@ T = TypeVar("T")
 F = TypeVar("F")
 
 _STREAMING = StreamState.STREAMING
+_get_running_loop = asyncio.get_running_loop
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
@@ -86,7 +87,15 @@ class _Cursor(Generic[T]):
                 if core.error is not None:
                     raise core.error
                 raise StopAsyncIteration
-            await stream._wait(channel, pos)
+            # Waiting is inlined (no nested coroutine): this is the per-delta
+            # path of every async consumer.
+            fut = stream._register(channel, pos)
+            if fut is not None:
+                try:
+                    await fut
+                except asyncio.CancelledError:
+                    _discard(channel.waiters, fut)
+                    raise
 
 
 class AsyncProjection(Generic[T, F]):
@@ -377,21 +386,30 @@ class AsyncChatModelStream(StreamView):
 
         May return without either; callers re-check their condition in a loop.
         """
-        core = self._core
-        if self._arequest_more is not None and self._pump_task is None:
-            self._start_pump(self._arequest_more)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        channel.waiters.append(fut)
-        # Re-check after registering: a producer on another thread may have
-        # appended between our check and the registration.
-        if len(channel.items) > seen or core.state is not _STREAMING:
-            _discard(channel.waiters, fut)
+        fut = self._register(channel, seen)
+        if fut is None:
             return
         try:
             await fut
         except asyncio.CancelledError:
             _discard(channel.waiters, fut)
             raise
+
+    def _register(self, channel: Channel[Any], seen: int) -> asyncio.Future[None] | None:
+        """A future the core resolves when ``channel`` grows or the stream ends,
+        or ``None`` if that already happened. Starts the pump if one is needed."""
+        core = self._core
+        if self._arequest_more is not None and self._pump_task is None:
+            self._start_pump(self._arequest_more)
+        fut = _get_running_loop().create_future()
+        waiters = channel.waiters
+        waiters.append(fut)
+        # Re-check after registering: a producer on another thread may have
+        # appended between our check and the registration.
+        if len(channel.items) > seen or core.state is not _STREAMING:
+            _discard(waiters, fut)
+            return None
+        return fut
 
     def _start_pump(self, pump: Callable[[], Awaitable[bool]]) -> None:
         if self._core.state is not _STREAMING:
