@@ -332,13 +332,15 @@ async def test_a_woken_consumer_drains_everything_buffered_in_one_go(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     waits: list[Channel[Any]] = []
-    original = _AsyncStream._wait
+    original = _AsyncStream._register
 
-    async def counting_wait(self: _AsyncStream, channel: Channel[Any], seen: int) -> None:
+    def counting_register(
+        self: _AsyncStream, channel: Channel[Any], seen: int
+    ) -> asyncio.Future[None] | None:
         waits.append(channel)
-        await original(self, channel, seen)
+        return original(self, channel, seen)
 
-    monkeypatch.setattr(_AsyncStream, "_wait", counting_wait)
+    monkeypatch.setattr(_AsyncStream, "_register", counting_register)
     events, deltas = text_events(50)
     stream = AsyncChatModelStream()
     consumer = asyncio.create_task(_collect(stream.text))
