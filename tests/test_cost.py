@@ -63,9 +63,9 @@ def joins(monkeypatch: pytest.MonkeyPatch) -> Counter:
     """Count every operation that joins or collapses accumulated text or args."""
     counter = Counter()
     for cls, name in (
-        (_core._TextParts, "joined"),
-        (_core._TextParts, "block_text"),
-        (_core._TextParts, "reconcile"),
+        (_core._BlockText, "joined"),
+        (_core._BlockText, "block_text"),
+        (_core._BlockText, "reconcile"),
         (_core._OpenCall, "held_args"),
     ):
         monkeypatch.setattr(cls, name, counter.wrap(f"{cls.__name__}.{name}", getattr(cls, name)))
@@ -143,18 +143,38 @@ def test_every_kind_of_delta_adds_a_constant_number_of_buffered_items() -> None:
 # -- no string rebuilt per delta -----------------------------------------------------
 
 
-def test_text_is_kept_as_list_parts_until_the_end() -> None:
+def test_text_is_kept_as_runs_over_the_channel_until_the_end() -> None:
     n = 500
     events, deltas = text_events(n)
     stream = ChatModelStream()
     for event in events[:-1]:
         stream.dispatch(event)
-    parts = stream._core._text.blocks[0]
-    assert isinstance(parts, list)
-    assert len(parts) == n
-    assert all(a is b for a, b in zip(parts, deltas, strict=True))
+    core = stream._core
+    acc = core._text
+    # No second copy of the deltas: a block's text is a run of the channel.
+    assert acc.items is core.text.items
+    assert all(a is b for a, b in zip(core.text.items, deltas, strict=True))
+    assert acc.fixed == {}  # nothing joined yet
+    assert acc.last == 0
+    assert acc.run_start == 0
     stream.dispatch(events[-1])
     assert stream.text.get() == "".join(deltas)
+
+
+def test_interleaved_blocks_record_runs_not_strings() -> None:
+    stream = ChatModelStream()
+    stream.dispatch(ev.start())
+    for i in range(50):
+        stream.dispatch(ev.text(0, f"a{i} "))
+        stream.dispatch(ev.text(1, f"b{i} "))
+    acc = stream._core._text
+    assert acc.fixed == {}
+    # 99 closed runs of one delta each, plus the open run of block 1.
+    assert sum(len(runs) for runs in acc.runs.values()) == 99
+    stream.dispatch(ev.finish())
+    assert str(stream.text) == "".join(f"a{i} " for i in range(50)) + "".join(
+        f"b{i} " for i in range(50)
+    )
 
 
 def test_no_join_per_delta(joins: Counter) -> None:

@@ -488,7 +488,9 @@ def check_block_delta(event: Mapping[str, Any]) -> tuple[int | None, str, Any]:
     and the whole delta for unknown types (which the stream ignores).
     """
     et = "content-block-delta"
-    index = _check_index(event, et)
+    index = event.get("index")
+    if index is not None and type(index) is not int:
+        index = _check_index(event, et)
     delta = event.get("delta")
     if delta is None:
         legacy = event.get("content_block")
@@ -497,7 +499,7 @@ def check_block_delta(event: Mapping[str, Any]) -> tuple[int | None, str, Any]:
         delta = _legacy_delta(_check_block(legacy, et, "content_block"))
         if delta["type"] == "legacy-block-delta":
             return index, "legacy-block-delta", delta["fields"]
-    elif not isinstance(delta, Mapping):
+    elif type(delta) is not dict and not isinstance(delta, Mapping):
         raise _fail(et, "delta", f"must be a mapping, got {_type_name(delta)}")
     dtype = delta.get("type")
     if not isinstance(dtype, str):

@@ -38,7 +38,6 @@ import copy
 import enum
 import json
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from typing import Any, Generic, TypeVar, cast
@@ -106,68 +105,106 @@ def _no_wake(waiters: tuple[Waiter, ...]) -> None:
     del waiters
 
 
-class _TextParts:
-    """Per-block text (or reasoning) as lists of parts, keyed by wire index.
+_NO_BLOCK = object()  # `_BlockText.last` before any delta arrived
 
-    Parts without a wire index (older producers) go under ``None``. When such
-    a block finishes, its text moves to ``closed`` so that the next unindexed
-    block starts empty; unindexed text sorts after every indexed block, in
-    arrival order.
+
+class _BlockText:
+    """Per-block text (or reasoning), kept as runs over the projection's channel.
+
+    The channel already holds every delta in arrival order, so a block's text
+    is the join of its runs of that list and nothing is stored twice per
+    delta. ``last`` is the block of the newest delta; its run is still open,
+    ending at the end of the channel. A delta for the same block costs one
+    comparison. ``fixed`` holds a block's text once joined, or once a finish
+    event replaced it; later runs of that block append to it.
+
+    Text without a wire index (older producers) belongs to the block ``None``.
+    When such a block finishes, its text moves to ``closed`` so that the next
+    unindexed block starts empty. Unindexed text sorts after every indexed
+    block, in arrival order.
+
+    Every push to the channel must call :meth:`switch` first when the delta's
+    block differs from ``last``.
     """
 
-    __slots__ = ("blocks", "closed")
+    __slots__ = ("closed", "fixed", "items", "last", "run_start", "runs")
 
-    def __init__(self) -> None:
-        self.blocks: defaultdict[int | None, list[str]] = defaultdict(list)
+    def __init__(self, items: list[str]) -> None:
+        self.items = items
+        self.last: object = _NO_BLOCK
+        self.run_start = 0
+        self.runs: dict[int | None, list[tuple[int, int]]] = {}
+        self.fixed: dict[int | None, str] = {}
         self.closed: list[str] = []
 
-    def close_unindexed(self) -> None:
-        parts = self.blocks.pop(None, None)
-        if parts:
-            self.closed.append("".join(parts))
+    def switch(self, index: int | None) -> None:
+        """Close the open run: the next delta (appended by the caller) is ``index``'s."""
+        end = len(self.items)
+        last = self.last
+        if end > self.run_start and last is not _NO_BLOCK:
+            self.runs.setdefault(cast("int | None", last), []).append((self.run_start, end))
+        self.last = index
+        self.run_start = end
+
+    def indexes(self) -> set[int | None]:
+        """The blocks that have any text."""
+        keys = set(self.runs) | set(self.fixed)
+        if len(self.items) > self.run_start and self.last is not _NO_BLOCK:
+            keys.add(cast("int | None", self.last))
+        return keys
 
     def block_text(self, index: int | None) -> str:
-        parts = self.blocks.get(index)
-        if not parts:
-            return ""
-        if len(parts) > 1:
-            # Collapse so that a later join of the same block is O(1).
-            parts[:] = ["".join(parts)]
-        return parts[0]
+        """The block's text so far. Joins its runs once; the result is kept."""
+        runs = self.runs.pop(index, [])
+        items = self.items
+        end = len(items)
+        if index == self.last and end > self.run_start:
+            runs.append((self.run_start, end))
+            self.run_start = end
+        fixed = self.fixed.get(index)
+        if not runs:
+            return fixed or ""
+        if fixed is None and runs == [(0, end)]:
+            text = "".join(items)  # one block: no slice copies
+        else:
+            pieces = [fixed] if fixed else []
+            pieces.extend(chain.from_iterable(items[a:b] for a, b in runs))
+            text = "".join(pieces)
+        self.fixed[index] = text
+        return text
 
     def reconcile(self, index: int | None, full: str) -> str | None:
         """Fold a finish event's authoritative text into the block.
 
-        Returns the delta to push (the whole text when no deltas arrived, the
-        tail when it extends them), or ``None`` when nothing is pushed: the
-        text is equal, empty, or differs otherwise (then it replaces the
-        block's text without a corrective delta).
+        Returns the delta the caller must push (the whole text when no deltas
+        arrived, the tail when it extends them), or ``None`` when nothing is
+        pushed: the text is equal, empty, or differs otherwise (then it
+        replaces the block's text without a corrective delta).
         """
         if not full:
             return None
         held = self.block_text(index)
         if full == held:
             return None
-        parts = self.blocks[index]
-        if not held:
-            parts[:] = [full]
-            return full
         if full.startswith(held):
-            tail = full[len(held) :]
-            parts.append(tail)
-            return tail
-        parts[:] = [full]
+            return full[len(held) :]
+        self.fixed[index] = full
         return None
 
+    def close_unindexed(self) -> None:
+        text = self.block_text(None)
+        self.fixed.pop(None, None)
+        if text:
+            self.closed.append(text)
+
     def joined(self) -> str:
-        indexed = sorted(i for i in self.blocks if i is not None)
-        return "".join(
-            chain(
-                chain.from_iterable(self.blocks[i] for i in indexed),
-                self.closed,
-                self.blocks.get(None, ()),
-            )
-        )
+        keys = self.indexes()
+        pieces = [self.block_text(i) for i in sorted(k for k in keys if k is not None)]
+        pieces.extend(self.closed)
+        if None in keys:
+            pieces.append(self.block_text(None))
+        # One block: join returns that very string, shared with the message.
+        return "".join(pieces)
 
 
 def _sorted_indexes(keys: Iterable[int | None]) -> list[int | None]:
@@ -285,8 +322,8 @@ class StreamCore:
         self.terminal: Channel[None] = Channel()
 
         # Accumulated state.
-        self._text = _TextParts()
-        self._reasoning = _TextParts()
+        self._text = _BlockText(self.text.items)
+        self._reasoning = _BlockText(self.reasoning.items)
         self._calls: dict[int, _OpenCall] = {}
         self._server_calls: dict[int, _OpenCall] = {}
         self._started: dict[int, Block] = {}  # started, not yet finished
@@ -344,18 +381,19 @@ class StreamCore:
                     dtype = delta.get("type")
                     if dtype == "text-delta":
                         payload = delta.get("text")
-                        parts = self._text.blocks
+                        acc = self._text
                         channel = self.text
                     elif dtype == "reasoning-delta":
                         payload = delta.get("reasoning")
-                        parts = self._reasoning.blocks
+                        acc = self._reasoning
                         channel = self.reasoning
                     else:
                         payload = None
                     if type(payload) is str:
                         self._events_append(event)
                         if payload:
-                            parts[index].append(payload)
+                            if index != acc.last:
+                                acc.switch(index)
                             channel.items.append(payload)
                             if channel.waiters:
                                 self._wake(channel)
@@ -390,9 +428,10 @@ class StreamCore:
             self._wake(channel)
 
     def _push_text(
-        self, acc: _TextParts, channel: Channel[str], index: int | None, text: str
+        self, acc: _BlockText, channel: Channel[str], index: int | None, text: str
     ) -> None:
-        acc.blocks[index].append(text)
+        if index != acc.last:
+            acc.switch(index)
         self._push(channel, text)
 
     def _wake(self, channel: Channel[Any]) -> None:
@@ -517,7 +556,7 @@ class StreamCore:
             final = {**block, "type": "text"}
             tail = self._text.reconcile(index, block.get("text") or "")
             if tail is not None:
-                self._push(self.text, tail)
+                self._push_text(self._text, self.text, index, tail)
             final["text"] = self._text.block_text(index)
             if index is None:
                 self._text.close_unindexed()
@@ -525,7 +564,7 @@ class StreamCore:
             final = {**block, "type": "reasoning"}
             tail = self._reasoning.reconcile(index, block.get("reasoning") or "")
             if tail is not None:
-                self._push(self.reasoning, tail)
+                self._push_text(self._reasoning, self.reasoning, index, tail)
             # Overwrite only when text accumulated: an empty string would make
             # serializers invent an empty reasoning summary.
             reasoning = self._reasoning.block_text(index)
@@ -623,14 +662,15 @@ class StreamCore:
                 self._finalize_block(index, store[index].finalize(ftype))
             store.clear()
         # Blocks that were started or received deltas but never finished.
+        with_text = self._text.indexes()
         for open_index in _sorted_indexes(
-            set(self._started) | set(self._text.blocks) | set(self._reasoning.blocks)
+            set(self._started) | with_text | self._reasoning.indexes()
         ):
             if open_index is None or open_index in self._blocks:
                 continue
             started = self._started.get(open_index)
             if started is None:
-                btype = "text" if open_index in self._text.blocks else "reasoning"
+                btype = "text" if open_index in with_text else "reasoning"
                 started = {"type": btype}
             # The start's own text is already the block's first part.
             block = {k: v for k, v in started.items() if k not in ("text", "reasoning")}
@@ -638,7 +678,7 @@ class StreamCore:
         # Unindexed deltas that no finish claimed, next to indexed blocks.
         if self._blocks or self._unindexed:
             for acc, btype in ((self._reasoning, "reasoning"), (self._text, "text")):
-                if acc.blocks.get(None):
+                if None in acc.indexes():
                     self._finalize_block(None, {"type": btype})
 
     # -- ending --------------------------------------------------------------
@@ -678,13 +718,15 @@ class StreamCore:
         as ``tool_call_chunk`` blocks). Costs O(size of the message).
         """
         blocks: dict[int, Block] = dict(self._blocks)
-        for index in set(self._text.blocks) | set(self._reasoning.blocks) | set(self._started):
+        with_text = self._text.indexes()
+        with_reasoning = self._reasoning.indexes()
+        for index in with_text | with_reasoning | set(self._started):
             if index is None or index in blocks:
                 continue
             block = dict(self._started.get(index) or {})
-            if index in self._text.blocks or block.get("type") == "text":
+            if index in with_text or block.get("type") == "text":
                 block.update(type="text", text=self._text.block_text(index))
-            elif index in self._reasoning.blocks:
+            elif index in with_reasoning:
                 block.update(type="reasoning", reasoning=self._reasoning.block_text(index))
             block.setdefault("index", index)
             blocks[index] = block
@@ -702,11 +744,11 @@ class StreamCore:
             # Deep: the message must share nothing with the caller's events or
             # with our state (blocks hold the producer's nested dicts).
             content = cast("list[ContentBlock]", copy.deepcopy(ordered))
-        elif self._reasoning.blocks:
+        elif with_reasoning:
             content = [
                 cast("ContentBlock", {"type": "reasoning", "reasoning": self._reasoning.joined()})
             ]
-            if self._text.blocks:
+            if with_text:
                 content.append(cast("ContentBlock", {"type": "text", "text": self._text.joined()}))
         else:
             content = self._text.joined()
