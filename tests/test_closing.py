@@ -8,9 +8,6 @@ and no task is left behind.
 from __future__ import annotations
 
 import asyncio
-import gc
-import inspect
-import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -22,77 +19,25 @@ from streamblocks import (
     StreamState,
 )
 from tests import events as ev
+from tests.helpers import (
+    MIXED,
+    MIXED_REASONING,
+    MIXED_TEXT,
+    MIXED_TOOL_CALLS,
+    MIXED_USAGE,
+    adrain,
+    aw,
+    drain,
+    settle,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Awaitable, Generator, Iterable, Iterator
+    from collections.abc import Generator
 
 T = TypeVar("T")
 
-MIXED = ev.mixed_message()
-MIXED_TEXT = "Checking both."
-MIXED_REASONING = "Let me think."
-MIXED_TOOL_CALLS = [
-    {"type": "tool_call", "id": "call_a", "name": "get_weather", "args": {"city": "Paris"}},
-    {"type": "tool_call", "id": "call_b", "name": "get_time", "args": {"tz": "UTC"}},
-]
-MIXED_USAGE = {"input_tokens": 10, "output_tokens": 20, "total_tokens": 30}
-
 
 # -- helpers -------------------------------------------------------------------
-
-
-class _LogTrap(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail on "Task exception was never retrieved" / "Task was destroyed but it is
-    pending", which asyncio logs rather than warns."""
-    trap = _LogTrap()
-    logger = logging.getLogger("asyncio")
-    logger.addHandler(trap)
-    try:
-        yield
-        if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
-            gc.collect()
-    finally:
-        logger.removeHandler(trap)
-    assert [r.getMessage() for r in trap.records] == []
-
-
-async def aw(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-def drain(iterable: Iterable[T]) -> tuple[list[T], BaseException | None]:
-    items: list[T] = []
-    try:
-        for item in iterable:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
-
-
-async def adrain(ait: AsyncIterable[T]) -> tuple[list[T], BaseException | None]:
-    items: list[T] = []
-    try:
-        async for item in ait:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 def assert_no_other_tasks() -> None:

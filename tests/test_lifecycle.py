@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
-import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -26,6 +24,18 @@ from streamblocks import (
     StreamState,
 )
 from tests import events as ev
+from tests.helpers import (
+    MIXED,
+    MIXED_REASONING,
+    MIXED_TEXT,
+    MIXED_TOOL_CALLS,
+    MIXED_USAGE,
+    adrain,
+    aw,
+    collect,
+    drain,
+    settle,
+)
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -39,72 +49,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-MIXED = ev.mixed_message()
-MIXED_TEXT = "Checking both."
-MIXED_REASONING = "Let me think."
-MIXED_TOOL_CALLS = [
-    {"type": "tool_call", "id": "call_a", "name": "get_weather", "args": {"city": "Paris"}},
-    {"type": "tool_call", "id": "call_b", "name": "get_time", "args": {"tz": "UTC"}},
-]
-MIXED_USAGE = {"input_tokens": 10, "output_tokens": 20, "total_tokens": 30}
-
 
 # -- helpers -------------------------------------------------------------------
-
-
-class _LogTrap(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail on "Task exception was never retrieved" / "Task was destroyed but it is
-    pending": asyncio logs those instead of warning, so ``filterwarnings = error``
-    alone would not catch them."""
-    trap = _LogTrap()
-    logger = logging.getLogger("asyncio")
-    logger.addHandler(trap)
-    try:
-        yield
-        if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
-            gc.collect()
-    finally:
-        logger.removeHandler(trap)
-    assert [r.getMessage() for r in trap.records] == []
-
-
-async def aw(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-async def collect(ait: AsyncIterable[T]) -> list[T]:
-    return [item async for item in ait]
-
-
-def drain(iterable: Iterable[T]) -> tuple[list[T], BaseException | None]:
-    """Iterate to the end; return what was yielded and the error that ended it."""
-    items: list[T] = []
-    try:
-        for item in iterable:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
-
-
-async def adrain(ait: AsyncIterable[T]) -> tuple[list[T], BaseException | None]:
-    items: list[T] = []
-    try:
-        async for item in ait:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
 
 
 def sync_raisers(stream: ChatModelStream) -> dict[str, Callable[[], object]]:
@@ -142,12 +88,6 @@ def partial_mixed() -> list[ev.Event]:
 def feed(stream: ChatModelStream | AsyncChatModelStream, events: Iterable[ev.Event]) -> None:
     for event in events:
         stream.dispatch(event)
-
-
-async def settle() -> None:
-    """Let every ready task run until it blocks again."""
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 # -- error events and fail() ---------------------------------------------------------

@@ -8,9 +8,6 @@ missed wake-up would blow" (a lost wake-up leaves a consumer waiting forever).
 from __future__ import annotations
 
 import asyncio
-import gc
-import inspect
-import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,69 +24,29 @@ from streamblocks import (
 )
 from streamblocks._stream._core import StreamCore
 from tests import events as ev
+from tests.helpers import (
+    MIXED,
+    MIXED_CHUNK_ARGS,
+    MIXED_REASONING,
+    MIXED_TEXT,
+    MIXED_TOOL_CALLS,
+    MIXED_USAGE,
+    adrain,
+    aw,
+    collect,
+    settle,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterator
+    from collections.abc import Awaitable, Callable, Coroutine
 
 T = TypeVar("T")
 
-MIXED = ev.mixed_message()
-MIXED_TEXT = "Checking both."
-MIXED_REASONING = "Let me think."
-MIXED_TOOL_CALLS = [
-    {"type": "tool_call", "id": "call_a", "name": "get_weather", "args": {"city": "Paris"}},
-    {"type": "tool_call", "id": "call_b", "name": "get_time", "args": {"tz": "UTC"}},
-]
-MIXED_CHUNK_ARGS = ['{"city": ', '{"tz": "UTC"}', '"Paris"}']
-MIXED_USAGE = {"input_tokens": 10, "output_tokens": 20, "total_tokens": 30}
 BOUND = 2.0  # seconds: "did not hang", never a performance threshold
 SAFETY = 10.0  # seconds: how long a wait may last before it is abandoned
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-class _LogTrap(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail on errors asyncio logs instead of warning (unretrieved exceptions,
-    destroyed pending tasks)."""
-    trap = _LogTrap()
-    logger = logging.getLogger("asyncio")
-    logger.addHandler(trap)
-    try:
-        yield
-        if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
-            gc.collect()
-    finally:
-        logger.removeHandler(trap)
-    assert [r.getMessage() for r in trap.records] == []
-
-
-async def aw(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-async def collect(ait: AsyncIterable[T]) -> list[T]:
-    return [item async for item in ait]
-
-
-async def adrain(ait: AsyncIterable[T]) -> tuple[list[T], BaseException | None]:
-    items: list[T] = []
-    try:
-        async for item in ait:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
 
 
 async def promptly(awaitable: Awaitable[T]) -> T:
@@ -103,11 +60,6 @@ async def promptly(awaitable: Awaitable[T]) -> T:
     result = await asyncio.wait_for(awaitable, SAFETY)
     assert time.monotonic() - started < BOUND, "a wake-up from another thread was late"
     return result
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 def all_awaitables(stream: AsyncChatModelStream) -> list[Awaitable[Any]]:

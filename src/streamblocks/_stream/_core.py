@@ -471,13 +471,18 @@ class StreamCore:
         if not call.quiet:
             self._push(self.tool_chunks, call.chunk(args))
 
+    def _chunk_store(self, btype: object) -> dict[int, _OpenCall] | None:
+        """The open calls a chunk of this block type belongs to, if it is a chunk."""
+        if btype == "tool_call_chunk":
+            return self._calls
+        if btype == "server_tool_call_chunk":
+            return self._server_calls
+        return None
+
     def _on_block_snapshot(self, index: int | None, fields: dict[str, Any]) -> None:
         btype = fields.get("type")
-        if btype == "tool_call_chunk":
-            store = self._calls
-        elif btype == "server_tool_call_chunk":
-            store = self._server_calls
-        else:
+        store = self._chunk_store(btype)
+        if store is None:
             return
         if index is None:
             index = len(store)
@@ -504,11 +509,8 @@ class StreamCore:
 
     def _on_legacy_chunk(self, index: int | None, fields: dict[str, Any]) -> None:
         btype = fields.get("type")
-        if btype == "tool_call_chunk":
-            store = self._calls
-        elif btype == "server_tool_call_chunk":
-            store = self._server_calls
-        else:
+        store = self._chunk_store(btype)
+        if store is None:
             return
         if index is None:
             provider_index = fields.get("index")
@@ -590,9 +592,8 @@ class StreamCore:
             # A chunk as a finish: finalize it like the end-of-message sweep.
             call = _OpenCall(dict(block))
             if index is not None:
-                open_call = (self._calls if btype == "tool_call_chunk" else self._server_calls).pop(
-                    index, None
-                )
+                store = self._chunk_store(btype)
+                open_call = store.pop(index, None) if store is not None else None
                 if open_call is not None and not call.args:
                     call.args = open_call.args
             ftype = "tool_call" if btype == "tool_call_chunk" else "server_tool_call"

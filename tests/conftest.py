@@ -1,0 +1,39 @@
+"""Suite-wide checks."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class _LogTrap(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _no_asyncio_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail on "Task exception was never retrieved" / "Task was destroyed but it is
+    pending": asyncio logs those instead of warning, so ``filterwarnings = error``
+    alone would not catch them."""
+    trap = _LogTrap()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(trap)
+    try:
+        yield
+        if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+            gc.collect()
+    finally:
+        logger.removeHandler(trap)
+    assert [r.getMessage() for r in trap.records] == []
