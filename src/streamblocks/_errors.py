@@ -9,9 +9,14 @@
         ├── ProviderError            the provider reported an error (an ``error``
         │                            event, or an HTTP error status)
         ├── IncompleteStreamError    the source ran dry before ``message-finish``
+        │   └── EmptyStreamError     ... without producing any event at all
         ├── StreamCancelledError     the stream was closed or cancelled before it
         │                            finished
         └── StreamTimeoutError       a first-event, idle or total deadline passed
+
+    ValueError
+    └── InvalidInputError            a model was given input it cannot send
+                                     (raised before a stream exists)
 
 ``StreamError`` derives from ``RuntimeError`` because that is what LangChain's
 ``ChatModelStream`` raises for an ``error`` event, so existing ``except
@@ -25,7 +30,9 @@ raises the same exception object after draining what it had buffered, and
 from __future__ import annotations
 
 __all__ = [
+    "EmptyStreamError",
     "IncompleteStreamError",
+    "InvalidInputError",
     "ProtocolError",
     "ProviderError",
     "StreamCancelledError",
@@ -95,4 +102,25 @@ class StreamCancelledError(StreamError):
 
 
 class StreamTimeoutError(StreamError):
-    """A deadline passed: time to first event, idle gap, or total duration."""
+    """A deadline passed: time to first content, idle gap, or total duration.
+
+    ``kind`` is ``"first_event"``, ``"idle"`` or ``"total"``; ``timeout`` is the
+    limit in seconds that was exceeded.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str | None = None, timeout: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.timeout = timeout
+
+
+class EmptyStreamError(IncompleteStreamError):
+    """The model's source ended without producing a single event."""
+
+
+class InvalidInputError(ValueError):
+    """A model was given input it cannot send: a malformed message, or an unknown
+    ``version``. Raised before anything is sent; the message says which input
+    item is wrong and why."""

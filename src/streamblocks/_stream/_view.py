@@ -10,10 +10,12 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from ._core import StreamCore, StreamState
+from ._stats import RunStats
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from .._errors import StreamCancelledError
     from .._messages import AIMessage
     from .._protocol import ToolCall, UsageInfo
 
@@ -23,7 +25,7 @@ __all__ = ["StreamView"]
 class StreamView:
     """The producer side (``dispatch``, ``fail``) and non-blocking introspection."""
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "stats")
 
     def __init__(
         self,
@@ -33,6 +35,8 @@ class StreamView:
         message_id: str | None = None,
     ) -> None:
         self._core = StreamCore(namespace=namespace, node=node, message_id=message_id)
+        self.stats = RunStats()
+        """Timing of the run; filled in by the driver (all ``None`` when fed by hand)."""
 
     # -- producer side -------------------------------------------------------
 
@@ -53,6 +57,15 @@ class StreamView:
         Safe to call from any thread.
         """
         self._core.fail(error)
+
+    def cancel(self, error: StreamCancelledError | None = None) -> None:
+        """End the stream as cancelled, without touching any producer or source.
+
+        For drivers whose producer was cancelled; consumers should use
+        ``close()``/``aclose()``, which also stop the source. A no-op once the
+        stream has ended.
+        """
+        self._core.cancel(error)
 
     def set_message_id(self, message_id: str) -> None:
         """Set the message id (drivers call this once a run id exists)."""
