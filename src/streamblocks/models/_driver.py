@@ -134,6 +134,18 @@ def _typed(exc: Exception) -> StreamError:
     return error
 
 
+def _report_event(stream: StreamView, callbacks: RunCallbacks, event: Event) -> bool:
+    """Fire ``on_event``; a handler that raises (having asked to) fails the run
+    with its own exception, not as an error of the source. Returns whether the
+    run goes on."""
+    try:
+        callbacks.event(event)
+    except Exception as exc:
+        stream.fail(exc)
+        return False
+    return True
+
+
 def _end_run_logged(stream: StreamView, callbacks: RunCallbacks) -> None:
     """``_end_run`` where there is nobody to raise to (a task's done-callback)."""
     try:
@@ -248,8 +260,8 @@ async def _produce(
                     stats.mark_content(time.monotonic())
                 if watchdog is not None:
                     watchdog.last_content = watchdog.loop.time()
-            if has_handlers:
-                callbacks.event(event)
+            if has_handlers and not _report_event(stream, callbacks, event):
+                break
             if stream.done:
                 break
         else:
@@ -454,7 +466,7 @@ def drive_sync(
                 if stats.first_content is None:
                     stats.mark_content(now)
             if has_handlers:
-                callbacks.event(event)
+                _report_event(stream, callbacks, event)
             if late is not None:
                 stream.fail(late)
             return True
