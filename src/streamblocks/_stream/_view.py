@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["StreamView"]
 
+_STREAMING = StreamState.STREAMING  # a module global: an enum attribute lookup costs ~45 ns
+
 
 class StreamView:
     """The producer side (``dispatch``, ``fail``) and non-blocking introspection."""
@@ -93,7 +95,7 @@ class StreamView:
     @property
     def done(self) -> bool:
         """Whether the stream has ended, by finishing, failing or being cancelled."""
-        return self._core.state is not StreamState.STREAMING
+        return self._core.state is not _STREAMING
 
     @property
     def error(self) -> BaseException | None:
