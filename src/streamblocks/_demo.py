@@ -1,131 +1,141 @@
-"""``python -m streamblocks._demo``: one stream, four consumers, one message.
+"""``python -m streamblocks._demo``: one stream, four consumers, a full tool round trip.
 
-A scripted producer task feeds an ``AsyncChatModelStream`` the way a provider
-adapter would: reasoning, then text, then a tool call whose arguments arrive
-as JSON fragments. Four consumers read it concurrently, each through its own
-projection, and the assembled message is printed at the end. No network.
+The offline ``DemoModel`` is asked about the weather in Paris. It streams
+reasoning, then text, then a ``get_weather`` call whose arguments arrive as
+JSON fragments; four consumers read that one stream concurrently, each through
+its own projection (``|`` marks where one delta ends). The assembled message
+is printed, the call is answered with a made-up result, and the second turn
+streams the answer. No network; about two seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import AsyncChatModelStream
+from ._messages import HumanMessage, ToolMessage
+from .models import DemoModel
+from .models._demo import _REAL_MODEL_HINT
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable
+    from . import AsyncChatModelStream
 
-_PACE = 0.02  # seconds between events: slow enough to watch, fast enough for CI
-
-
-def _script() -> list[dict[str, Any]]:
-    def delta(index: int, kind: str, value: str) -> dict[str, Any]:
-        field = {"text-delta": "text", "reasoning-delta": "reasoning", "tool-call-delta": "args"}
-        return {
-            "event": "content-block-delta",
-            "index": index,
-            "delta": {"type": kind, field[kind]: value},
-        }
-
-    reasoning = ["The user ", "wants the weather ", "in Paris; ", "I should call the tool."]
-    text = ["Let me ", "check the ", "current weather ", "in Paris for you."]
-    args = ['{"ci', 'ty": "Par', 'is", "unit', '": "celsius"}']
-    return [
-        {
-            "event": "message-start",
-            "role": "ai",
-            "id": "msg-demo",
-            "metadata": {"provider": "demo", "model": "scripted"},
-        },
-        {
-            "event": "content-block-start",
-            "index": 0,
-            "content": {"type": "reasoning", "reasoning": ""},
-        },
-        *(delta(0, "reasoning-delta", r) for r in reasoning),
-        {
-            "event": "content-block-finish",
-            "index": 0,
-            "content": {
-                "type": "reasoning",
-                "reasoning": "",
-                "extras": {"signature": "demo-signature"},
-            },
-        },
-        {"event": "content-block-start", "index": 1, "content": {"type": "text", "text": ""}},
-        *(delta(1, "text-delta", t) for t in text),
-        {
-            "event": "content-block-finish",
-            "index": 1,
-            "content": {"type": "text", "text": "".join(text)},
-        },
-        {
-            "event": "content-block-start",
-            "index": 2,
-            "content": {
-                "type": "tool_call_chunk",
-                "id": "call_1",
-                "name": "get_weather",
-                "args": "",
-                "index": 0,
-            },
-        },
-        *(delta(2, "tool-call-delta", a) for a in args),
-        {
-            "event": "message-finish",
-            "usage": {"input_tokens": 42, "output_tokens": 31, "total_tokens": 73},
-            "metadata": {"finish_reason": "tool_calls"},
-        },
-    ]
+QUESTION = "What's the weather in Paris right now?"
+WEATHER = {"city": "Paris", "temperature": 18, "unit": "celsius", "conditions": "Sunny"}
+TOKENS_PER_SECOND = 60.0  # slow enough to watch, fast enough for CI
 
 
-async def _produce(stream: AsyncChatModelStream) -> None:
-    for event in _script():
-        stream.dispatch(event)
-        await asyncio.sleep(_PACE)
+class _Printer:
+    """Prints deltas inline, starting a labelled line whenever the consumer changes.
+
+    All consumers run on one event loop, so their prints never interleave
+    within a line; a new label only begins where the previous line ended.
+    """
+
+    def __init__(self) -> None:
+        self.label: str | None = None
+
+    def piece(self, label: str, text: str) -> None:
+        if label != self.label:
+            self.end()
+            print(f"  {label:<10} ", end="")
+            self.label = label
+        print(text, end="|", flush=True)
+
+    def line(self, label: str, text: str) -> None:
+        self.end()
+        print(f"  {label:<10} {text}", flush=True)
+
+    def end(self) -> None:
+        if self.label is not None:
+            print()
+            self.label = None
 
 
-async def _show(label: str, items: AsyncIterable[object]) -> int:
+async def _reasoning(stream: AsyncChatModelStream, out: _Printer) -> int:
     count = 0
-    async for item in items:
+    async for delta in stream.reasoning:
         count += 1
-        print(f"  {label:<10} {item!r}", flush=True)
+        out.piece("reasoning", delta)
+    return count
+
+
+async def _text(stream: AsyncChatModelStream, out: _Printer) -> int:
+    count = 0
+    async for delta in stream.text:
+        count += 1
+        out.piece("text", delta)
+    return count
+
+
+async def _tool_calls(stream: AsyncChatModelStream, out: _Printer) -> int:
+    count = 0
+    async for chunk in stream.tool_calls:
+        count += 1
+        args = chunk["args"] or ""
+        out.piece("tool_call", f"{chunk['name']} {args}" if count == 1 else args)
+    return count
+
+
+async def _events(stream: AsyncChatModelStream, out: _Printer) -> int:
+    count = 0
+    async for event in stream:
+        count += 1
+        if event["event"] == "message-start":
+            out.line("event", f"message-start {json.dumps(event.get('metadata', {}))}")
+        elif event["event"] == "message-finish":
+            out.line("event", f"message-finish {json.dumps(event.get('metadata', {}))}")
     return count
 
 
 async def main() -> None:
-    stream = AsyncChatModelStream()
-    print("streamblocks demo: a scripted producer, four concurrent consumers\n")
+    model = DemoModel(tokens_per_second=TOKENS_PER_SECOND)
+    out = _Printer()
+    print("streamblocks demo: the offline DemoModel, one stream, four concurrent consumers\n")
+    print(f"user: {QUESTION}\n")
+
+    stream = await model.astream_events(QUESTION)
     async with stream:
-        stream.bind_producer(asyncio.create_task(_produce(stream)))
-        counts = await asyncio.gather(
-            _show("reasoning", stream.reasoning),
-            _show("text", stream.text),
-            _show("tool_call", stream.tool_calls),
-            _show_events(stream),
+        events, *deltas = await asyncio.gather(
+            _events(stream, out),
+            _reasoning(stream, out),
+            _text(stream, out),
+            _tool_calls(stream, out),
         )
         message = await stream
+    out.end()
     print(
-        f"\nconsumers saw {counts[0]} reasoning, {counts[1]} text, "
-        f"{counts[2]} tool-call deltas and {counts[3]} raw events"
+        f"\nconsumers saw {deltas[0]} reasoning, {deltas[1]} text and {deltas[2]} tool-call "
+        f"deltas, and {events} raw events"
     )
-    print(f"full text:  {await stream.text!r}")
-    print(f"tool calls: {await stream.tool_calls}")
-    print("\nassembled message (AIMessage.to_dict()):")
-    json.dump(message.to_dict(), sys.stdout, indent=2)
+    print(f"text:       {message.text!r}")
+    print(f"tool calls: {message.tool_calls}")
+    print("\nassembled message (AIMessage.to_dict(), one field per line):")
+    for key, value in message.to_dict().items():
+        if key == "content":
+            for i, block in enumerate(value):
+                print(f"  content[{i}]  {json.dumps(block, ensure_ascii=False)}")
+        else:
+            print(f"  {key}  {json.dumps(value, ensure_ascii=False)}")
     print()
 
-
-async def _show_events(stream: AsyncChatModelStream) -> int:
-    count = 0
-    async for event in stream:
-        count += 1
-        if event["event"] in ("message-start", "message-finish"):
-            print(f"  {'event':<10} {event['event']}", flush=True)
-    return count
+    # The tool round trip: the assembled message goes back as input, reasoning
+    # signature and tool call intact, followed by the tool's result.
+    call = message.tool_calls[0]
+    result = ToolMessage(json.dumps(WEATHER), tool_call_id=call["id"] or "", name=call["name"])
+    print(f"tool:  {call['name']}({json.dumps(call['args'])}) -> {result.content}\n")
+    second = await model.astream_events([HumanMessage(QUESTION), message, result])
+    async with second:
+        async for delta in second.reasoning:
+            out.piece("reasoning", delta)
+        async for delta in second.text:
+            out.piece("text", delta)
+        answer = await second
+    out.end()
+    print(f"\nanswer: {answer.text}")
+    print(f"usage:  {answer.usage_metadata}")
+    print(f"\nFor real answers, use a real model, for example `{_REAL_MODEL_HINT}`.")
 
 
 if __name__ == "__main__":
