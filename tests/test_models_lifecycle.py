@@ -469,13 +469,6 @@ class _AssemblyFails(ChatModel):
         yield from self._events()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: when assembling the message fails, _end_run's stream.snapshot() fails the "
-        "same way, so on_error never fires (and sync close() raises the TypeError)"
-    ),
-)
 @pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
 async def test_a_failure_while_assembling_the_message_fires_on_error_once(sync: bool) -> None:
     handler = RecordingHandler()

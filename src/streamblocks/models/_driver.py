@@ -43,6 +43,7 @@ from .._errors import (
     StreamError,
     StreamTimeoutError,
 )
+from .._messages import AIMessage
 from .._stream import AsyncChatModelStream, ChatModelStream, StreamState
 
 if TYPE_CHECKING:
@@ -163,9 +164,16 @@ def _end_run(stream: StreamView, callbacks: RunCallbacks) -> None:
     stream.stats.mark_end(usage.get("output_tokens") if usage else None)
     if message is not None and stream.state is StreamState.FINISHED:
         callbacks.end(message)
-    else:
-        error = stream.error or StreamCancelledError("the run ended without a result")
-        callbacks.error(error, stream.snapshot())
+        return
+    error = stream.error or StreamCancelledError("the run ended without a result")
+    try:
+        partial = stream.snapshot()
+    except Exception:
+        # Whatever broke the assembly breaks the snapshot too; on_error must
+        # fire all the same.
+        logger.exception("could not assemble the partial message of run %s", callbacks.run.run_id)
+        partial = AIMessage(id=stream.message_id)
+    callbacks.error(error, partial)
 
 
 # ---------------------------------------------------------------------------
