@@ -79,13 +79,6 @@ async def test_aclose_before_the_start_starts_and_ends_the_run() -> None:
     assert await other_tasks() == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: aclose() before any consumption lets the producer run before cancelling it: "
-        "the request is sent and an event may even be dispatched (sync close() sends nothing)"
-    ),
-)
 async def test_aclose_before_the_start_sends_nothing() -> None:
     model = ScriptedModel(SIMPLE)
     handler = RecordingHandler()
@@ -198,13 +191,6 @@ async def test_aclose_after_success_keeps_the_result() -> None:
     assert await other_tasks() == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: aclose() cancels a start task that a consumer created but that has not run "
-        "yet, so neither on_start nor on_error ever fires for that run"
-    ),
-)
 async def test_aclose_while_the_start_is_pending_still_pairs_the_callbacks() -> None:
     model = ScriptedModel(SIMPLE)
     handler = RecordingHandler()

@@ -223,9 +223,12 @@ class AsyncChatModelStream(StreamView):
     def set_start(self, cb: Callable[[], Awaitable[None]] | None) -> None:
         """Run ``cb`` once, on the first consumption of any kind (or ``aclose()``).
 
-        It runs as a task of its own, so cancelling the consumer that happened
-        to trigger it does not abandon it; every consumer waits for it, and if
-        it raises, the stream fails with that error.
+        ``cb()`` is called in the consuming task and its awaitable then runs as
+        a task of its own, so cancelling the consumer that happened to trigger
+        it does not abandon it; every consumer waits for it, and if it raises,
+        the stream fails with that error. ``aclose()`` cancels a start still in
+        progress: a callback whose work must not be cut short does it before
+        returning its awaitable.
         """
         self._start_cb = cb
         self._ready = cb is None
@@ -355,7 +358,12 @@ class AsyncChatModelStream(StreamView):
             if cb is None:
                 return
             self._start_cb = None
-            task = self._start_task = asyncio.ensure_future(cb())
+            try:
+                awaitable = cb()
+            except Exception as error:  # a start that fails before it awaits anything
+                self._core.fail(error)
+                raise
+            task = self._start_task = asyncio.ensure_future(awaitable)
             task.add_done_callback(self._on_start_done)
         if not task.done():
             # Not `await task`: our own cancellation must not cancel the start.

@@ -33,7 +33,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,7 +225,11 @@ def drive_async(
 ) -> None:
     """Install the lazy start that runs ``source()`` into ``stream`` on a producer task."""
 
-    async def start() -> None:
+    def start() -> Awaitable[None]:
+        # Synchronous on purpose: it runs the moment a consumer first consumes,
+        # so on_start has fired and the producer exists before anything can
+        # cancel the start. The producer then opens the source on its first
+        # step, unless the stream was closed first.
         stream.stats.mark_start()
         try:
             callbacks.start()
@@ -233,7 +237,8 @@ def drive_async(
             stream.fail(exc)
             _end_run(stream, callbacks)
             raise
-        task = asyncio.get_running_loop().create_task(
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(
             _produce(stream, source, callbacks, timeouts),
             name=f"streamblocks-run-{callbacks.run.run_id}",
         )
@@ -241,6 +246,9 @@ def drive_async(
         # If the task is cancelled before its body ever runs (aclose() right
         # after the start), its own `finally` never runs: end the run here.
         task.add_done_callback(lambda _: _end_run_logged(stream, callbacks))
+        started: asyncio.Future[None] = loop.create_future()
+        started.set_result(None)
+        return started
 
     stream.set_start(start)
 
@@ -259,6 +267,8 @@ async def _produce(
     events: AsyncIterator[Event] | None = None
     received = False
     try:
+        if stream.done:
+            return  # closed before this task first ran: open nothing
         events = source()
         async for event in events:
             received = True
