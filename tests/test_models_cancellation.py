@@ -333,14 +333,6 @@ def test_sync_close_from_another_thread_interrupts_a_stalled_bridged_source() ->
     assert bridge_tasks() == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: BridgedSource.close() cancels the pending __anext__ and calls aclose() "
-        "without waiting for it to unwind: with a source whose cleanup awaits, close() "
-        "raises RuntimeError('aclose(): asynchronous generator is already running')"
-    ),
-)
 def test_sync_close_from_another_thread_with_an_awaiting_cleanup() -> None:
     model = SlowCleanup(SIMPLE, stall_after=3, cleanup=0.01, native_sync=False)
     handler = RecordingHandler()

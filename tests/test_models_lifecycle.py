@@ -696,16 +696,7 @@ def test_raise_error_from_on_end_is_raised_and_the_message_stays_intact(mode: st
 @pytest.mark.parametrize(
     "mode",
     [
-        pytest.param(
-            "async",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG: async: an on_error handler's exception (raise_error=True) is "
-                    "neither raised by await stream/ainvoke nor logged: it is lost"
-                ),
-            ),
-        ),
+        "async",
         "sync-native",
         "sync-bridged",
     ],

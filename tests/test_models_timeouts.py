@@ -202,14 +202,6 @@ def test_the_bridge_interrupts_a_stalled_source_for_invoke() -> None:
     assert bridge_tasks() == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: after a bridged timeout, BridgedSource.close() calls aclose() while the "
-        "cancelled __anext__ is still unwinding the source: the consumer gets "
-        "RuntimeError('aclose(): asynchronous generator is already running')"
-    ),
-)
 def test_a_bridged_timeout_with_an_awaiting_cleanup_still_raises_the_timeout() -> None:
     model = SlowCleanup(SIMPLE, stall_after=3, cleanup=0.01, native_sync=False)
     outcome = run(model, "sync-bridged", idle_timeout=0.05)
@@ -233,13 +225,6 @@ async def test_a_slow_async_consumer_does_not_trip_the_idle_timeout() -> None:
     assert seen == ["Hel", "lo"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sync pull mode counts the consumer's own time between pulls as source "
-        "idleness, so a slow sync consumer of a healthy source gets StreamTimeoutError"
-    ),
-)
 @pytest.mark.parametrize("mode", ["sync-native", "sync-bridged"])
 def test_a_slow_sync_consumer_does_not_trip_the_idle_timeout(mode: str) -> None:
     model = set_mode(ScriptedModel(SIMPLE), mode)

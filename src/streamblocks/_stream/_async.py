@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .._errors import IncompleteStreamError, StreamCancelledError
+from .._errors import IncompleteStreamError, StreamCancelledError, StreamError
 from ._core import Channel, StreamState
 from ._view import StreamView
 
@@ -289,7 +289,18 @@ class AsyncChatModelStream(StreamView):
         return self._await_message().__await__()
 
     async def _await_message(self) -> AIMessage:
-        message = await self._output_proj
+        try:
+            message = await self._output_proj
+        except StreamError as stream_error:
+            # A producer that already ended may have raised after the failure
+            # (a callback asking for its error to propagate): say so, rather
+            # than drop it.
+            task = self._producer_task
+            if task is not None and task.done() and not task.cancelled():
+                exc = task.exception()
+                if exc is not None and exc is not stream_error:
+                    raise exc from stream_error
+            raise
         task = self._producer_task
         if task is not None and task is not asyncio.current_task():
             # Post-stream work (callbacks) has run by the time `await stream`

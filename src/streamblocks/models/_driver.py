@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import sys
 import threading
@@ -99,6 +100,9 @@ class Timeouts:
         kind, deadline = self.next_deadline(start, last_content)
         if deadline is None or now < deadline:
             return None
+        return self.error(kind)
+
+    def error(self, kind: str) -> StreamTimeoutError:
         limit = getattr(self, kind)
         what = {
             "total": "the run took longer than",
@@ -322,6 +326,49 @@ async def _aclose(events: AsyncIterator[Event]) -> None:
 # ---------------------------------------------------------------------------
 
 
+class _SyncClock:
+    """Deadlines for the sync pump.
+
+    A sync consumer pulls at its own pace, so the first-event and idle limits
+    count only the time spent waiting for the source (a slow consumer is not a
+    stalled source); the total limit is wall-clock.
+    """
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self.timeouts = timeouts
+        self.start = time.monotonic()
+        self.waited = 0.0  # waiting for the source since the last content event
+        self.had_content = False
+
+    def remaining(self, now: float) -> tuple[str, float] | None:
+        """The nearest limit and the seconds left before it (may be negative)."""
+        t = self.timeouts
+        candidates: list[tuple[float, str]] = []
+        if t.total is not None:
+            candidates.append((self.start + t.total - now, "total"))
+        if self.had_content:
+            if t.idle is not None:
+                candidates.append((t.idle - self.waited, "idle"))
+        elif t.first_event is not None:
+            candidates.append((t.first_event - self.waited, "first_event"))
+        elif t.idle is not None:
+            candidates.append((t.idle - self.waited, "idle"))
+        if not candidates:
+            return None
+        left, kind = min(candidates)
+        return kind, left
+
+    def expired(self, now: float) -> StreamTimeoutError | None:
+        nearest = self.remaining(now)
+        if nearest is None or nearest[1] > 0:
+            return None
+        return self.timeouts.error(nearest[0])
+
+    def content(self) -> None:
+        self.had_content = True
+        self.waited = 0.0
+
+
 class _End:
     """The source is exhausted."""
 
@@ -380,8 +427,10 @@ class _BackgroundLoop:
 class BridgedSource(SyncSource):
     """A model's async generator, driven from sync code on the background loop.
 
-    Each ``next`` waits for one event with a real timeout: a stalled source is
-    cancelled on its loop, not merely noticed after it returns.
+    Each ``next`` waits for one event with a real timeout, enforced on the
+    loop: a stalled source is cancelled there and has finished unwinding by
+    the time ``next`` raises. ``close`` cancels an event still in flight and
+    waits for it before closing the generator, so the two never overlap.
     """
 
     enforces_timeouts = True
@@ -389,31 +438,39 @@ class BridgedSource(SyncSource):
     def __init__(self, events: AsyncIterator[Event]) -> None:
         self.events = events
         self.loop = _BackgroundLoop.get()
-        self.pending: concurrent.futures.Future[Event] | None = None
+        self.inflight: asyncio.Future[Event] | None = None  # touched on the loop only
 
     def next(self, timeout: float | None) -> Event | _End:
-        async def one() -> Event:
-            return await self.events.__anext__()
+        async def step() -> Event:
+            async def one() -> Event:
+                return await self.events.__anext__()
 
-        future = asyncio.run_coroutine_threadsafe(one(), self.loop)
-        self.pending = future
+            task = self.inflight = asyncio.ensure_future(one())
+            try:
+                # wait_for cancels the task on timeout and waits for it to end.
+                return await asyncio.wait_for(task, timeout)
+            finally:
+                self.inflight = None
+
         try:
-            return future.result(timeout)
+            return asyncio.run_coroutine_threadsafe(step(), self.loop).result()
         except StopAsyncIteration:
             return _END
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
-        finally:
-            self.pending = None
+        except asyncio.TimeoutError as exc:  # an alias of TimeoutError from 3.11
+            raise concurrent.futures.TimeoutError from exc
 
     def close(self) -> None:
-        pending = self.pending
-        if pending is not None:
-            pending.cancel()
-        aclose = getattr(self.events, "aclose", None)
-        if aclose is not None:
-            asyncio.run_coroutine_threadsafe(aclose(), self.loop).result()
+        async def shutdown() -> None:
+            task = self.inflight
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task  # let the source unwind before closing it
+            aclose = getattr(self.events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result()
 
 
 def drive_sync(
@@ -423,7 +480,7 @@ def drive_sync(
     timeouts: Timeouts,
 ) -> None:
     """Install the lazy start, the one-event pump and the close callback on ``stream``."""
-    state: dict[str, Any] = {"source": None, "received": False, "last_content": None}
+    state: dict[str, Any] = {"source": None, "received": False, "clock": None}
     stats = stream.stats
     has_handlers = bool(callbacks.handlers)
 
@@ -435,6 +492,7 @@ def drive_sync(
             stream.fail(exc)
             _end_run(stream, callbacks)
             raise
+        state["clock"] = _SyncClock(timeouts) if timeouts.any else None
         state["source"] = source()
 
     def finish() -> None:
@@ -449,26 +507,30 @@ def drive_sync(
         src: SyncSource | None = state["source"]
         if src is None or stream.done:
             return False
-        start_time = stats.start if stats.start is not None else time.monotonic()
+        clock: _SyncClock | None = state["clock"]
         try:
-            remaining = None
-            if timeouts.any and src.enforces_timeouts:
-                _, deadline = timeouts.next_deadline(start_time, state["last_content"])
-                if deadline is not None:
-                    remaining = max(deadline - time.monotonic(), 0.0)
+            limit = None
+            if clock is not None and src.enforces_timeouts:
+                nearest = clock.remaining(time.monotonic())
+                if nearest is not None:
+                    limit = max(nearest[1], 0.0)
+            before = time.monotonic()
             try:
-                event = src.next(remaining)
+                event = src.next(limit)
             except concurrent.futures.TimeoutError:
-                now = time.monotonic()
-                error = timeouts.expired(start_time, state["last_content"], now + 1e-9)
-                stream.fail(error or StreamTimeoutError("the source stalled", kind="idle"))
+                if clock is not None:
+                    clock.waited += time.monotonic() - before
+                    nearest = clock.remaining(time.monotonic())
+                    kind = nearest[0] if nearest is not None else "idle"
+                    stream.fail(timeouts.error(kind))
                 return True
             now = time.monotonic()
-            # Checked before this event moves the idle deadline, enforced after
+            # Checked before this event resets the idle clock, enforced after
             # it is dispatched: an event that arrived late is still kept.
-            late = (
-                timeouts.expired(start_time, state["last_content"], now) if timeouts.any else None
-            )
+            late = None
+            if clock is not None:
+                clock.waited += now - before
+                late = clock.expired(now)
             if isinstance(event, _End):
                 if late is not None:
                     stream.fail(late)
@@ -480,7 +542,8 @@ def drive_sync(
             state["received"] = True
             stream.dispatch(event)
             if event.get("event") in _CONTENT_EVENTS:
-                state["last_content"] = now
+                if clock is not None:
+                    clock.content()
                 if stats.first_content is None:
                     stats.mark_content(now)
             if has_handlers:
