@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from ._messages import HumanMessage, ToolMessage
 from .models import DemoModel
-from .models._demo import _REAL_MODEL_HINT
 
 if TYPE_CHECKING:
     from . import AsyncChatModelStream
@@ -135,7 +134,10 @@ async def main() -> None:
     out.end()
     print(f"\nanswer: {answer.text}")
     print(f"usage:  {answer.usage_metadata}")
-    print(f"\nFor real answers, use a real model, for example `{_REAL_MODEL_HINT}`.")
+    print(
+        "\nThat was the offline DemoModel. To stream from your own model, subclass"
+        " streamblocks.models.ChatModel (see the README)."
+    )
 
 
 if __name__ == "__main__":
