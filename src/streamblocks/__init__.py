@@ -7,14 +7,16 @@ consumers can iterate for deltas or await for the final value.
 """
 
 from ._errors import (
+    EmptyStreamError,
     IncompleteStreamError,
+    InvalidInputError,
     ProtocolError,
     ProviderError,
     StreamCancelledError,
     StreamError,
     StreamTimeoutError,
 )
-from ._messages import AIMessage
+from ._messages import AIMessage, HumanMessage, Message, SystemMessage, ToolMessage, to_messages
 from ._protocol import (
     Annotation,
     AudioContentBlock,
@@ -62,6 +64,7 @@ from ._stream import (
     SyncProjection,
     SyncTextProjection,
 )
+from ._stream._stats import RunStats
 
 __version__ = "0.1.0"
 
@@ -82,11 +85,15 @@ __all__ = [
     "ContentBlockFinishData",
     "ContentBlockStartData",
     "DataDelta",
+    "EmptyStreamError",
     "FileContentBlock",
+    "HumanMessage",
     "ImageContentBlock",
     "IncompleteStreamError",
     "InputTokenDetails",
+    "InvalidInputError",
     "InvalidToolCall",
+    "Message",
     "MessageErrorData",
     "MessageFinishData",
     "MessageMetadata",
@@ -99,6 +106,7 @@ __all__ = [
     "ProviderError",
     "ReasoningContentBlock",
     "ReasoningDelta",
+    "RunStats",
     "ServerToolCall",
     "ServerToolCallChunk",
     "ServerToolResult",
@@ -108,13 +116,16 @@ __all__ = [
     "StreamTimeoutError",
     "SyncProjection",
     "SyncTextProjection",
+    "SystemMessage",
     "TextContentBlock",
     "TextDelta",
     "ToolCall",
     "ToolCallChunk",
     "ToolCallDelta",
+    "ToolMessage",
     "UsageInfo",
     "VideoContentBlock",
     "__version__",
+    "to_messages",
     "validate_event",
 ]
