@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, TypeVar
 from tests import events as ev
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Awaitable, Iterable
+    from collections.abc import AsyncIterable, Awaitable, Generator, Iterable
+
+    from streamblocks import ChatModelStream
 
 T = TypeVar("T")
 
@@ -58,3 +60,42 @@ async def settle() -> None:
     """Let every ready task run until it blocks again."""
     for _ in range(5):
         await asyncio.sleep(0)
+
+
+class GeneratorSource:
+    """A real generator behind a sync stream's pump: one event per pull.
+
+    Counts ``pulls``, how often the generator's ``finally`` ran (where an HTTP
+    response would be released) and ``close_calls``. With ``install`` it binds
+    its pump and close callback to the stream itself.
+    """
+
+    def __init__(
+        self, stream: ChatModelStream, events: list[ev.Event], *, install: bool = True
+    ) -> None:
+        self.stream = stream
+        self.pulls = 0
+        self.finally_ran = 0
+        self.close_calls = 0
+        self.gen: Generator[ev.Event, None, None] = self._events(events)
+        if install:
+            stream.bind_pump(self.pump)
+            stream.set_close(self.close)
+
+    def _events(self, events: list[ev.Event]) -> Generator[ev.Event, None, None]:
+        try:
+            yield from events
+        finally:
+            self.finally_ran += 1
+
+    def pump(self) -> bool:
+        self.pulls += 1
+        event = next(self.gen, None)
+        if event is None:
+            return False
+        self.stream.dispatch(event)
+        return True
+
+    def close(self) -> None:
+        self.close_calls += 1
+        self.gen.close()

@@ -8,7 +8,7 @@ and no task is left behind.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -25,14 +25,12 @@ from tests.helpers import (
     MIXED_TEXT,
     MIXED_TOOL_CALLS,
     MIXED_USAGE,
+    GeneratorSource,
     adrain,
     aw,
     drain,
     settle,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Generator
 
 T = TypeVar("T")
 
@@ -485,35 +483,6 @@ async def test_aclose_while_the_start_callback_runs_leaves_nothing_pending() -> 
 
 
 # -- sync close / with ------------------------------------------------------------
-
-
-class GeneratorSource:
-    """A real generator behind a pump, closed by the stream's close callback."""
-
-    def __init__(self, stream: ChatModelStream, events: list[ev.Event]) -> None:
-        self.stream = stream
-        self.finally_ran = 0
-        self.close_calls = 0
-        self.gen: Generator[ev.Event, None, None] = self._events(events)
-        stream.bind_pump(self.pump)
-        stream.set_close(self.close)
-
-    def _events(self, events: list[ev.Event]) -> Generator[ev.Event, None, None]:
-        try:
-            yield from events
-        finally:
-            self.finally_ran += 1  # where an HTTP response would be released
-
-    def pump(self) -> bool:
-        event = next(self.gen, None)
-        if event is None:
-            return False
-        self.stream.dispatch(event)
-        return True
-
-    def close(self) -> None:
-        self.close_calls += 1
-        self.gen.close()
 
 
 def test_close_unfinished_cancels_and_releases_the_source() -> None:

@@ -30,6 +30,7 @@ from tests.helpers import (
     MIXED_TEXT,
     MIXED_TOOL_CALLS,
     MIXED_USAGE,
+    GeneratorSource,
     adrain,
     aw,
     collect,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
         Callable,
         Coroutine,
         Iterable,
-        Iterator,
     )
 
 T = TypeVar("T")
@@ -616,34 +616,10 @@ async def test_cancelling_the_consumer_running_start_does_not_strand_the_others(
 # -- caller-driven pump (sync) ------------------------------------------------------------
 
 
-class SyncSource:
-    """A generator-backed source: the pump dispatches one event per call."""
-
-    def __init__(self, stream: ChatModelStream, events: list[ev.Event]) -> None:
-        self.stream = stream
-        self.pulls = 0
-        self.closed = False
-        self._gen = self._events(events)
-
-    def _events(self, events: list[ev.Event]) -> Iterator[ev.Event]:
-        try:
-            yield from events
-        finally:
-            self.closed = True
-
-    def pump(self) -> bool:
-        self.pulls += 1
-        event = next(self._gen, None)
-        if event is None:
-            return False
-        self.stream.dispatch(event)
-        return True
-
-
 @pytest.mark.parametrize("install", ["set_request_more", "bind_pump"])
 def test_sync_pump_drives_every_projection(install: str) -> None:
     stream = ChatModelStream()
-    source = SyncSource(stream, MIXED)
+    source = GeneratorSource(stream, MIXED, install=False)
     getattr(stream, install)(source.pump)
     assert source.pulls == 0  # installing the pump pulls nothing
 
@@ -664,7 +640,7 @@ def test_sync_pump_drives_every_projection(install: str) -> None:
 
 def test_sync_pump_interleaved_iterators_each_replay_everything() -> None:
     stream = ChatModelStream()
-    source = SyncSource(stream, MIXED)
+    source = GeneratorSource(stream, MIXED, install=False)
     stream.bind_pump(source.pump)
     raw = iter(stream)
     text = iter(stream.text)
@@ -679,7 +655,7 @@ def test_sync_pump_interleaved_iterators_each_replay_everything() -> None:
 
 def test_sync_pump_exhausted_before_finish_raises_incomplete_everywhere() -> None:
     stream = ChatModelStream()
-    source = SyncSource(stream, partial_mixed())
+    source = GeneratorSource(stream, partial_mixed(), install=False)
     stream.bind_pump(source.pump)
 
     text, err = drain(stream.text)
