@@ -18,6 +18,8 @@ from ._messages import HumanMessage, ToolMessage
 from .models import DemoModel
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterable
+
     from . import AsyncChatModelStream
 
 QUESTION = "What's the weather in Paris right now?"
@@ -52,19 +54,11 @@ class _Printer:
             self.label = None
 
 
-async def _reasoning(stream: AsyncChatModelStream, out: _Printer) -> int:
+async def _pieces(label: str, deltas: AsyncIterable[str], out: _Printer) -> int:
     count = 0
-    async for delta in stream.reasoning:
+    async for delta in deltas:
         count += 1
-        out.piece("reasoning", delta)
-    return count
-
-
-async def _text(stream: AsyncChatModelStream, out: _Printer) -> int:
-    count = 0
-    async for delta in stream.text:
-        count += 1
-        out.piece("text", delta)
+        out.piece(label, delta)
     return count
 
 
@@ -98,8 +92,8 @@ async def main() -> None:
     async with stream:
         events, *deltas = await asyncio.gather(
             _events(stream, out),
-            _reasoning(stream, out),
-            _text(stream, out),
+            _pieces("reasoning", stream.reasoning, out),
+            _pieces("text", stream.text, out),
             _tool_calls(stream, out),
         )
         message = await stream
