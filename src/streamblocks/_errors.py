@@ -7,7 +7,12 @@
         ├── ProtocolError            (also ValueError) a malformed event, or an event
         │                            dispatched after the stream ended
         ├── ProviderError            the provider reported an error (an ``error``
-        │                            event, or an HTTP error status)
+        │   │                        event, an error inside its stream, or an
+        │   │                        HTTP error status)
+        │   ├── AuthenticationError  401/403: the API key is missing, wrong or lacks access
+        │   ├── RateLimitError       429: slow down (``retry_after`` seconds, when given)
+        │   ├── BadRequestError      400/422: the request itself is wrong; do not retry
+        │   └── ProviderOverloadedError  503/529 or an ``overloaded_error``: retry later
         ├── IncompleteStreamError    the source ran dry before ``message-finish``
         │   └── EmptyStreamError     ... without producing any event at all
         ├── StreamCancelledError     the stream was closed or cancelled before it
@@ -30,11 +35,15 @@ raises the same exception object after draining what it had buffered, and
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
+    "BadRequestError",
     "EmptyStreamError",
     "IncompleteStreamError",
     "InvalidInputError",
     "ProtocolError",
     "ProviderError",
+    "ProviderOverloadedError",
+    "RateLimitError",
     "StreamCancelledError",
     "StreamError",
     "StreamTimeoutError",
@@ -68,7 +77,10 @@ class ProviderError(StreamError):
 
     ``code`` is the provider's error code or type when it gave one;
     ``status`` is the HTTP status when the error came from an HTTP response,
-    ``None`` when it arrived inside the stream as an ``error`` event.
+    ``None`` when it arrived inside the stream. ``request_id`` is the
+    provider's id for the request (from a response header such as
+    ``x-request-id``), to quote to its support. ``body`` is the provider's
+    error object as received (parsed JSON, or text), so nothing it said is lost.
     """
 
     def __init__(
@@ -77,11 +89,49 @@ class ProviderError(StreamError):
         *,
         code: str | None = None,
         status: int | None = None,
+        request_id: str | None = None,
+        body: object = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
+        self.request_id = request_id
+        self.body = body
+
+
+class AuthenticationError(ProviderError):
+    """HTTP 401 or 403: the API key is missing, invalid, or not allowed this model."""
+
+
+class RateLimitError(ProviderError):
+    """HTTP 429: too many requests or tokens, or the quota is spent.
+
+    ``retry_after`` is the delay in seconds the provider asked for
+    (``Retry-After`` header), or ``None`` when it did not say.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        body: object = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status, request_id=request_id, body=body)
+        self.retry_after = retry_after
+
+
+class BadRequestError(ProviderError):
+    """HTTP 400 or 422: the provider rejected the request; sending it again will not help."""
+
+
+class ProviderOverloadedError(ProviderError):
+    """HTTP 503 or 529, or an ``overloaded_error`` in the stream: the provider is
+    temporarily out of capacity. Retrying later may succeed."""
 
 
 class IncompleteStreamError(StreamError):
