@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidInputError
 from .._messages import to_messages
 from .._stream import AsyncChatModelStream, ChatModelStream
 from .._stream._stats import RunStats
 from ._callbacks import CallbackHandler, Run, RunCallbacks
-from ._driver import BridgedSource, NativeSyncSource, Timeouts, drive_async, drive_sync
+from ._driver import (
+    BridgedSource,
+    NativeSyncSource,
+    SyncSource,
+    Timeouts,
+    drive_async,
+    drive_sync,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -40,7 +47,7 @@ class ChatModel:
     Callbacks and timeouts are set on the model and can be overridden per call.
     """
 
-    provider: ClassVar[str] = "custom"
+    provider: str = "custom"
     """Short provider name, as in ``"provider:model"``."""
 
     def __init__(
@@ -65,6 +72,22 @@ class ChatModel:
     def _stream(self, messages: list[Message], **params: Any) -> Iterator[Mapping[str, Any]]:
         """Optional sync twin of :meth:`_astream`."""
         raise NotImplementedError
+
+    def _validate(self, messages: list[Message], params: dict[str, Any]) -> None:
+        """Optional: check a request before its stream exists (raise ``InvalidInputError``).
+
+        Called by every public method, so bad input fails at the call, not
+        later inside the stream."""
+
+    def _sync_source(
+        self, messages: list[Message], params: dict[str, Any], timeouts: Timeouts
+    ) -> SyncSource:
+        """The source a sync stream pulls from: :meth:`_stream` when the model has
+        one, else :meth:`_astream` on the shared background loop. A model whose
+        blocking reads can honour the run's ``timeouts`` itself overrides this."""
+        if self._has_sync_source:
+            return NativeSyncSource(self._stream(messages, **params))
+        return BridgedSource(self._astream(messages, **params))
 
     @property
     def _has_sync_source(self) -> bool:
@@ -116,20 +139,9 @@ class ChatModel:
         )
         stream = ChatModelStream(message_id=run_callbacks.run.run_id)
         stream.stats = run_callbacks.run.stats
-        if self._has_sync_source:
-            drive_sync(
-                stream,
-                lambda: NativeSyncSource(self._stream(messages, **params)),
-                run_callbacks,
-                timeouts,
-            )
-        else:
-            drive_sync(
-                stream,
-                lambda: BridgedSource(self._astream(messages, **params)),
-                run_callbacks,
-                timeouts,
-            )
+        drive_sync(
+            stream, lambda: self._sync_source(messages, params, timeouts), run_callbacks, timeouts
+        )
         return stream
 
     async def ainvoke(self, input: ModelInput, **kwargs: Any) -> AIMessage:
@@ -157,6 +169,7 @@ class ChatModel:
             msg = f"version {version!r} is not supported: the only stream version is 'v3'"
             raise InvalidInputError(msg)
         messages = to_messages(input)
+        self._validate(messages, params)
         first, idle, total = (
             own if given is _UNSET else given
             for given, own in zip(

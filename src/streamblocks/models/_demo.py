@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidInputError
 from .._messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -88,7 +88,7 @@ class DemoModel(ChatModel):
     stream with a ``StreamError`` caused by ``InvalidInputError``.
     """
 
-    provider: ClassVar[str] = "demo"
+    provider: str = "demo"
 
     def __init__(
         self,

@@ -130,7 +130,11 @@ class MessageBuilder:
         self._next += 1
         start = dict(block)
         self._open[key] = (index, start)
-        self.events.append({"event": "content-block-start", "index": index, "content": start})
+        # The event gets its own copy: `update` later changes the kept block,
+        # and an event already handed out must never change under its reader.
+        self.events.append(
+            {"event": "content-block-start", "index": index, "content": dict(block)}
+        )
         return index
 
     def text(self, key: Hashable, text: str, **block: Any) -> None:

@@ -1,0 +1,514 @@
+"""``HTTPChatModel``: a chat model that POSTs a streaming request with ``httpx``.
+
+This is the only module of streamblocks that touches sockets. Everything it
+decides is delegated to plain objects:
+
+- the provider subclass builds the request (:meth:`HTTPChatModel._build_request`)
+  and the :class:`~._framing.WireParser` that turns body bytes into events;
+- :class:`RetryPolicy` decides whether and when to retry;
+- :func:`error_from_response` turns an HTTP error into a typed ``ProviderError``.
+
+The request loop itself is written twice, once for ``httpx.AsyncClient`` and
+once for ``httpx.Client``; nothing else is.
+
+Retries happen only before the first byte of a successful response body: a
+connection that cannot be made, a retryable error status (408, 409, 429,
+5xx, 529), or a connection lost before the body began. Once any body byte
+has arrived, a failure ends the stream (``IncompleteStreamError``, with the
+partial message kept) and is never retried, so no content is duplicated.
+
+Closing or cancelling the stream closes the HTTP response at once, which
+closes its connection: the server sees the client go away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._errors import (
+    AuthenticationError,
+    IncompleteStreamError,
+    ProviderError,
+    StreamError,
+    StreamTimeoutError,
+)
+from ..models._base import ChatModel
+from ..models._driver import NativeSyncSource
+from ._builder import provider_error
+from ._params import check_params
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    msg = "HTTP models need httpx: pip install 'streamblocks[http]'"
+    raise ImportError(msg) from exc
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+
+    from .._messages import Message
+    from ..models._callbacks import CallbackHandler
+    from ..models._driver import SyncSource, Timeouts
+    from ._builder import Event
+    from ._framing import WireParser
+
+__all__ = [
+    "HTTPChatModel",
+    "HTTPRequest",
+    "RetryPolicy",
+    "error_from_response",
+    "parse_retry_after",
+]
+
+_RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id", "cf-ray")
+_MAX_ERROR_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class HTTPRequest:
+    """What to send: a JSON POST."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+
+
+@dataclass
+class RetryPolicy:
+    """When to retry a request that failed before its response body began.
+
+    Exponential backoff with full jitter: attempt ``n`` (from 0) waits a
+    random time up to ``min(max_delay, base_delay * 2**n)``. A ``Retry-After``
+    from the provider replaces the backoff; one longer than ``max_wait`` is
+    not waited for (the error is raised, carrying ``retry_after``).
+    """
+
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_wait: float = 60.0
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def delay(self, attempt: int, error: BaseException) -> float | None:
+        """Seconds to wait before retry ``attempt + 1``, or ``None``: do not retry."""
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(error, ProviderError):
+            if error.status not in _RETRYABLE_STATUSES:
+                return None
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                return retry_after if retry_after <= self.max_wait else None
+        elif not isinstance(error, (httpx.TransportError, _NoBodyYet)):
+            return None
+        return self._rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class _NoBodyYet(Exception):
+    """The connection failed after the headers of a 2xx response but before any
+    body byte: nothing was received, so the request may be sent again."""
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms``, or ``Retry-After`` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, provider: str
+) -> ProviderError:
+    """The typed error for an HTTP error response, with the provider's own message.
+
+    Understands the error bodies of OpenAI (``{"error": {"message", "type",
+    "code"}}``), Anthropic (``{"type": "error", "error": {"type",
+    "message"}}``) and Google (``{"error": {"code", "message", "status"}}``),
+    and falls back to the body text.
+    """
+    text = body.decode("utf-8", "replace")
+    parsed: Any = None
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+        parsed = parsed[0]  # Gemini's JSON-array form wraps the error too
+    message: str | None = None
+    code: object = None
+    if isinstance(parsed, dict):
+        err = parsed.get("error", parsed)
+        if isinstance(err, dict):
+            message = err.get("message") if isinstance(err.get("message"), str) else None
+            code = err.get("type") or err.get("code") or err.get("status")
+        elif isinstance(err, str):
+            message = err
+    if not message:
+        message = text.strip()[:500] or httpx.codes.get_reason_phrase(status) or "error"
+    request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+    full = f"{provider} returned HTTP {status}: {message}"
+    if request_id:
+        full += f" (request id {request_id})"
+    return provider_error(
+        full,
+        code=code,
+        status=status,
+        request_id=request_id,
+        body=parsed if parsed is not None else text,
+        retry_after=parse_retry_after(headers),
+    )
+
+
+def _transport_error(
+    exc: httpx.TransportError, received: int, provider: str, url: str
+) -> StreamError:
+    """A transport failure once the body has begun (or at connect time), typed."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+        error: StreamError = StreamTimeoutError(
+            f"{provider}: HTTP {kind} timeout after {received} body bytes ({url})", kind="idle"
+        )
+    elif isinstance(exc, httpx.ConnectError):
+        error = ProviderError(f"{provider}: cannot connect to {url}: {exc}", code="connect_error")
+    else:
+        error = IncompleteStreamError(
+            f"{provider}: the connection was lost mid-stream after {received} body bytes: {exc}"
+        )
+    error.__cause__ = exc
+    return error
+
+
+class HTTPChatModel(ChatModel):
+    """A model whose replies stream over HTTP; subclasses supply the request and parser.
+
+    Configuration: ``provider`` (a name for this endpoint, reported in the
+    message metadata and errors; the class's by default), ``api_key`` (else
+    the first set variable of :attr:`api_key_env`), ``base_url`` (else :attr:`default_base_url`),
+    ``timeout`` (httpx's connect/read/write/pool limits, seconds or an
+    ``httpx.Timeout``), ``max_retries`` (before the body only), ``headers``
+    added to every request, optional ``http_client`` / ``async_http_client``
+    to reuse your own ``httpx`` clients, and default request parameters
+    (``temperature=...``, ``max_tokens=...``) that per-call parameters override.
+    """
+
+    provider: str = "http"
+    default_base_url: ClassVar[str] = ""
+    api_key_env: tuple[str, ...] = ()
+    requires_api_key: bool = True
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        provider: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        callbacks: Sequence[CallbackHandler] = (),
+        first_event_timeout: float | None = None,
+        idle_timeout: float | None = None,
+        total_timeout: float | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(
+            model=model,
+            callbacks=callbacks,
+            first_event_timeout=first_event_timeout,
+            idle_timeout=idle_timeout,
+            total_timeout=total_timeout,
+        )
+        if provider is not None:
+            self.provider = provider
+        check_params(params, self.provider)
+        self.params: dict[str, Any] = params
+        self.api_key = api_key if api_key is not None else self._env_key()
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if timeout is None:
+            # A slow model may think for minutes before its first byte; the
+            # stream's own first-event/idle timeouts are the finer tool.
+            timeout = httpx.Timeout(600.0, connect=10.0)
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.retry = retry if retry is not None else RetryPolicy(max_retries=max_retries)
+        self.headers = dict(headers or {})
+        self._client = http_client
+        self._own_client: httpx.Client | None = None
+        self._async_client = async_http_client
+        # One AsyncClient per event loop: its connections belong to the loop.
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+
+    # -- what a provider supplies ----------------------------------------------
+
+    def _build_request(self, messages: Sequence[Message], params: Mapping[str, Any]) -> HTTPRequest:
+        """The request for one reply. Pure; raises ``InvalidInputError`` for bad input."""
+        raise NotImplementedError
+
+    def _auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """Headers that carry the API key (``Authorization: Bearer`` by default)."""
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def _new_parser(self, params: Mapping[str, Any]) -> WireParser:
+        """A fresh parser (chunk decoder and adapter) for one response body."""
+        raise NotImplementedError
+
+    # -- ChatModel -----------------------------------------------------------------
+
+    def _validate(self, messages: list[Message], params: dict[str, Any]) -> None:
+        # Build once up front so that bad input (or a missing key) raises
+        # before a stream exists.
+        self._build_request(messages, self._merged(params))
+        self._require_key()
+
+    def _merged(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        check_params(params, self.provider)
+        return {**self.params, **params} if self.params else dict(params)
+
+    def _env_key(self) -> str | None:
+        for name in self.api_key_env:
+            value = os.environ.get(name)
+            if value:
+                return value
+        return None
+
+    def _require_key(self) -> str | None:
+        if self.api_key or not self.requires_api_key:
+            return self.api_key
+        names = " or ".join(self.api_key_env) or "an API key variable"
+        msg = f"no API key for {self.provider}: set {names}, or pass api_key=..."
+        raise AuthenticationError(msg, code="missing_api_key")
+
+    async def _astream(self, messages: list[Message], **params: Any) -> AsyncIterator[Event]:
+        merged = self._merged(params)
+        request = self._build_request(messages, merged)
+        parser = self._new_parser(merged)
+        client = self._get_async_client()
+        attempt = 0
+        while True:
+            response, attempt = await self._asend(client, request, attempt)
+            received = 0
+            try:
+                try:
+                    async for data in response.aiter_bytes():
+                        received += len(data)
+                        for event in parser.feed(data):
+                            yield event
+                except httpx.TransportError as exc:
+                    delay = self._retry_before_body(attempt, exc, received)
+                    if delay is None:
+                        raise _transport_error(exc, received, self.provider, request.url) from exc
+                else:
+                    for event in parser.close():
+                        yield event
+                    return
+            finally:
+                await response.aclose()
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _stream(self, messages: list[Message], **params: Any) -> Iterator[Event]:
+        return self._stream_http(messages, params, None)
+
+    def _sync_source(
+        self, messages: list[Message], params: dict[str, Any], timeouts: Timeouts
+    ) -> SyncSource:
+        # A blocking read cannot be interrupted from outside, so the run's
+        # tightest deadline becomes the socket's read timeout: a server that
+        # stalls is noticed even when no event arrives to check the clock.
+        limits = [t for t in (timeouts.first_event, timeouts.idle, timeouts.total) if t]
+        return NativeSyncSource(self._stream_http(messages, params, min(limits, default=None)))
+
+    def _stream_http(
+        self, messages: list[Message], params: dict[str, Any], read_timeout: float | None
+    ) -> Iterator[Event]:
+        merged = self._merged(params)
+        request = self._build_request(messages, merged)
+        parser = self._new_parser(merged)
+        client = self._get_client()
+        timeout = self.timeout
+        if read_timeout is not None and (timeout.read is None or read_timeout < timeout.read):
+            timeout = httpx.Timeout(
+                connect=timeout.connect, read=read_timeout, write=timeout.write, pool=timeout.pool
+            )
+        attempt = 0
+        while True:
+            response, attempt = self._send(client, request, attempt, timeout)
+            received = 0
+            try:
+                try:
+                    for data in response.iter_bytes():
+                        received += len(data)
+                        yield from parser.feed(data)
+                except httpx.TransportError as exc:
+                    delay = self._retry_before_body(attempt, exc, received)
+                    if delay is None:
+                        raise _transport_error(exc, received, self.provider, request.url) from exc
+                else:
+                    yield from parser.close()
+                    return
+            finally:
+                response.close()
+            attempt += 1
+            time.sleep(delay)
+
+    # -- sending, with retries before the body (the loop written twice) ----------
+
+    async def _asend(
+        self, client: httpx.AsyncClient, request: HTTPRequest, attempt: int
+    ) -> tuple[httpx.Response, int]:
+        """A 2xx response with its body unread, and the attempt number it took."""
+        headers = self._headers(request)
+        while True:
+            try:
+                response = await client.send(
+                    client.build_request("POST", request.url, json=request.body, headers=headers),
+                    stream=True,
+                )
+                if response.is_success:
+                    return response, attempt
+                try:
+                    body = await _aread_limited(response)
+                finally:
+                    await response.aclose()
+                error: BaseException = error_from_response(
+                    response.status_code, response.headers, body, self.provider
+                )
+            except httpx.TransportError as exc:
+                error = exc
+            delay = self.retry.delay(attempt, error)
+            if delay is None:
+                raise self._final(error, request)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _send(
+        self, client: httpx.Client, request: HTTPRequest, attempt: int, timeout: httpx.Timeout
+    ) -> tuple[httpx.Response, int]:
+        """A 2xx response with its body unread, and the attempt number it took."""
+        headers = self._headers(request)
+        while True:
+            try:
+                response = client.send(
+                    client.build_request(
+                        "POST", request.url, json=request.body, headers=headers, timeout=timeout
+                    ),
+                    stream=True,
+                )
+                if response.is_success:
+                    return response, attempt
+                try:
+                    body = _read_limited(response)
+                finally:
+                    response.close()
+                error: BaseException = error_from_response(
+                    response.status_code, response.headers, body, self.provider
+                )
+            except httpx.TransportError as exc:
+                error = exc
+            delay = self.retry.delay(attempt, error)
+            if delay is None:
+                raise self._final(error, request)
+            attempt += 1
+            time.sleep(delay)
+
+    def _retry_before_body(
+        self, attempt: int, exc: httpx.TransportError, received: int
+    ) -> float | None:
+        # A timeout is the run's own deadline (or the socket's): sending the
+        # request again would only restart the wait.
+        if received or isinstance(exc, httpx.TimeoutException):
+            return None
+        return self.retry.delay(attempt, _NoBodyYet())
+
+    def _final(self, error: BaseException, request: HTTPRequest) -> BaseException:
+        if isinstance(error, httpx.TransportError):
+            return _transport_error(error, 0, self.provider, request.url)
+        return error
+
+    def _headers(self, request: HTTPRequest) -> dict[str, str]:
+        headers = {"accept": "text/event-stream, application/json"}
+        headers.update(self._auth_headers(self._require_key()))
+        headers.update(request.headers)
+        headers.update(self.headers)
+        return headers
+
+    # -- clients -------------------------------------------------------------------
+
+    def _get_client(self) -> httpx.Client:
+        if self._client is not None:
+            return self._client
+        if self._own_client is None:
+            self._own_client = httpx.Client(timeout=self.timeout)
+        return self._own_client
+
+    def _get_async_client(self) -> httpx.AsyncClient:
+        if self._async_client is not None:
+            return self._async_client
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = httpx.AsyncClient(timeout=self.timeout)
+        return client
+
+    def close(self) -> None:
+        """Close the sync HTTP client this model created (yours are left open)."""
+        if self._own_client is not None:
+            self._own_client.close()
+            self._own_client = None
+
+    async def aclose(self) -> None:
+        """Close the async HTTP client this model created for the running loop."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
+async def _aread_limited(response: httpx.Response) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for data in response.aiter_bytes():
+        parts.append(data)
+        size += len(data)
+        if size >= _MAX_ERROR_BODY:
+            break
+    return b"".join(parts)
+
+
+def _read_limited(response: httpx.Response) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    for data in response.iter_bytes():
+        parts.append(data)
+        size += len(data)
+        if size >= _MAX_ERROR_BODY:
+            break
+    return b"".join(parts)
