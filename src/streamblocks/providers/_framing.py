@@ -284,16 +284,19 @@ class JSONArrayDecoder(_Decoder):
             if self._depth == 0:
                 # Between elements: skip separators; an element starts here.
                 ch = buf[pos]
-                if ch in " \t\r\n,":
+                if ch in " \t\r\n":
+                    pos += 1
+                    continue
+                if self._closed:
+                    msg = f"unexpected data after the JSON array: {buf[pos : pos + 40]!r}"
+                    raise ProtocolError(msg, event_type=None, field="body")
+                if ch == ",":
                     pos += 1
                     continue
                 if ch == "]":
                     self._closed = True
                     pos += 1
                     continue
-                if self._closed:
-                    msg = f"unexpected data after the JSON array: {buf[pos : pos + 40]!r}"
-                    raise ProtocolError(msg, event_type=None, field="body")
                 if ch not in "{[":
                     msg = f"expected a JSON object in the array, got {buf[pos : pos + 40]!r}"
                     raise ProtocolError(msg, event_type=None, field="body")

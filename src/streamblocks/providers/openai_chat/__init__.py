@@ -14,7 +14,7 @@ from ._request import build_body
 if TYPE_CHECKING:
     from ._model import OpenAIChat
 
-__all__ = ["OpenAIChatAdapter", "OpenAIChat", "build_body"]
+__all__ = ["OpenAIChat", "OpenAIChatAdapter", "build_body"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,26 @@
+"""Google Gemini: the adapter, the request body, the model.
+
+The adapter and the request builder are plain code with no dependencies; the
+model, which sends requests with ``httpx``, is imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._adapter import GeminiAdapter
+from ._request import build_body
+
+if TYPE_CHECKING:
+    from ._model import GeminiChat
+
+__all__ = ["GeminiAdapter", "GeminiChat", "build_body"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GeminiChat":
+        from ._model import GeminiChat  # noqa: PLC0415 - needs httpx
+
+        return GeminiChat
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
