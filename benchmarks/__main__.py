@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import bench_async, bench_driver, bench_memory, bench_sync
+from benchmarks import bench_async, bench_driver, bench_http, bench_memory, bench_sync
 from benchmarks._harness import (
     BUDGET_S,
     MAX_RUNS,
@@ -34,6 +34,7 @@ SCENARIOS: list[Scenario] = [
     *bench_async.SCENARIOS,
     *bench_driver.SCENARIOS,
     *bench_memory.SCENARIOS,
+    *bench_http.SCENARIOS,
 ]
 
 

@@ -498,12 +498,12 @@ def test_init_chat_model_builds_the_demo_model() -> None:
     assert named.invoke("hi").response_metadata["model_name"] == "demo-2"
 
 
-@pytest.mark.parametrize("spec", ["openai:gpt-4o-mini", "", "nope", "demo:"])
+@pytest.mark.parametrize("spec", ["nopenai:gpt-4o-mini", "", "nope", "demo:"])
 def test_init_chat_model_rejects_unknown_specs(spec: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         init_chat_model(spec)
     if spec != "demo:":
-        assert "known providers: demo" in str(info.value)
+        assert "known providers: anthropic, deepseek, demo" in str(info.value)
 
 
 def test_init_chat_model_rejects_a_model_named_twice() -> None:

@@ -7,15 +7,20 @@ consumers can iterate for deltas or await for the final value.
 """
 
 from ._errors import (
+    AuthenticationError,
+    BadRequestError,
     EmptyStreamError,
     IncompleteStreamError,
     InvalidInputError,
     ProtocolError,
     ProviderError,
+    ProviderOverloadedError,
+    RateLimitError,
     StreamCancelledError,
     StreamError,
     StreamTimeoutError,
 )
+from ._interop import from_anthropic, from_openai
 from ._messages import AIMessage, HumanMessage, Message, SystemMessage, ToolMessage, to_messages
 from ._protocol import (
     Annotation,
@@ -65,6 +70,7 @@ from ._stream import (
     SyncTextProjection,
 )
 from ._stream._stats import RunStats
+from .models import init_chat_model
 
 __version__ = "0.1.0"
 
@@ -76,6 +82,8 @@ __all__ = [
     "AsyncTextProjection",
     "AsyncValue",
     "AudioContentBlock",
+    "AuthenticationError",
+    "BadRequestError",
     "BlockDelta",
     "ChatModelStream",
     "Citation",
@@ -104,6 +112,8 @@ __all__ = [
     "OutputTokenDetails",
     "ProtocolError",
     "ProviderError",
+    "ProviderOverloadedError",
+    "RateLimitError",
     "ReasoningContentBlock",
     "ReasoningDelta",
     "RunStats",
@@ -126,6 +136,9 @@ __all__ = [
     "UsageInfo",
     "VideoContentBlock",
     "__version__",
+    "from_anthropic",
+    "from_openai",
+    "init_chat_model",
     "to_messages",
     "validate_event",
 ]

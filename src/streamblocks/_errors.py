@@ -81,34 +81,8 @@ class ProviderError(StreamError):
     provider's id for the request (from a response header such as
     ``x-request-id``), to quote to its support. ``body`` is the provider's
     error object as received (parsed JSON, or text), so nothing it said is lost.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        request_id: str | None = None,
-        body: object = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.request_id = request_id
-        self.body = body
-
-
-class AuthenticationError(ProviderError):
-    """HTTP 401 or 403: the API key is missing, invalid, or not allowed this model."""
-
-
-class RateLimitError(ProviderError):
-    """HTTP 429: too many requests or tokens, or the quota is spent.
-
-    ``retry_after`` is the delay in seconds the provider asked for
-    (``Retry-After`` header), or ``None`` when it did not say.
+    ``retry_after`` is the delay in seconds the provider asked for before a
+    retry (``Retry-After``), or ``None`` when it did not say.
     """
 
     def __init__(
@@ -121,8 +95,24 @@ class RateLimitError(ProviderError):
         body: object = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, code=code, status=status, request_id=request_id, body=body)
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+        self.body = body
         self.retry_after = retry_after
+
+
+class AuthenticationError(ProviderError):
+    """HTTP 401 or 403: the API key is missing, invalid, or not allowed this model."""
+
+
+class RateLimitError(ProviderError):
+    """HTTP 429: too many requests or tokens, or the quota is spent.
+
+    ``retry_after`` says how long the provider asked to wait, when it did.
+    """
 
 
 class BadRequestError(ProviderError):

@@ -1,7 +1,15 @@
-"""``init_chat_model``: a model from a ``"provider"`` or ``"provider:model"`` string."""
+"""``init_chat_model``: a model from a ``"provider"`` or ``"provider:model"`` string.
+
+Providers that speak OpenAI's Chat Completions are presets of ``OpenAIChat``
+(a base URL and the environment variable that holds the key); the HTTP
+providers are imported only when asked for, so the offline demo model works
+without ``httpx`` installed.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidInputError
@@ -12,20 +20,109 @@ if TYPE_CHECKING:
 
     from ._base import ChatModel
 
-__all__ = ["PROVIDERS", "init_chat_model"]
+__all__ = ["COMPATIBLE_SERVERS", "PROVIDERS", "CompatibleServer", "init_chat_model"]
 
-PROVIDERS: dict[str, Callable[..., ChatModel]] = {"demo": DemoModel}
+
+@dataclass(frozen=True)
+class CompatibleServer:
+    """An OpenAI-compatible Chat Completions endpoint."""
+
+    base_url: str
+    key_env: tuple[str, ...] = ()
+    base_url_env: str | None = None
+    requires_api_key: bool = True
+
+
+COMPATIBLE_SERVERS: dict[str, CompatibleServer] = {
+    "openai": CompatibleServer("https://api.openai.com/v1", ("OPENAI_API_KEY",), "OPENAI_BASE_URL"),
+    "deepseek": CompatibleServer("https://api.deepseek.com", ("DEEPSEEK_API_KEY",)),
+    "groq": CompatibleServer("https://api.groq.com/openai/v1", ("GROQ_API_KEY",)),
+    "mistral": CompatibleServer("https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
+    "openrouter": CompatibleServer("https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",)),
+    "xai": CompatibleServer("https://api.x.ai/v1", ("XAI_API_KEY",)),
+    "perplexity": CompatibleServer("https://api.perplexity.ai", ("PERPLEXITY_API_KEY",)),
+    "qwen": CompatibleServer(
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", ("DASHSCOPE_API_KEY",)
+    ),
+    "together": CompatibleServer("https://api.together.xyz/v1", ("TOGETHER_API_KEY",)),
+    "fireworks": CompatibleServer("https://api.fireworks.ai/inference/v1", ("FIREWORKS_API_KEY",)),
+    # Local servers: no key needed (one is sent if the variable is set).
+    "ollama": CompatibleServer(
+        "http://localhost:11434/v1", ("OLLAMA_API_KEY",), "OLLAMA_BASE_URL", False
+    ),
+    "vllm": CompatibleServer("http://localhost:8000/v1", ("VLLM_API_KEY",), "VLLM_BASE_URL", False),
+    "lmstudio": CompatibleServer("http://localhost:1234/v1", (), "LMSTUDIO_BASE_URL", False),
+    "llamacpp": CompatibleServer("http://localhost:8080/v1", (), "LLAMACPP_BASE_URL", False),
+}
+"""Provider name to endpoint, for every OpenAI-compatible preset."""
+
+
+def _compatible(name: str) -> Callable[..., ChatModel]:
+    server = COMPATIBLE_SERVERS[name]
+
+    def factory(**kwargs: Any) -> ChatModel:
+        from ..providers import OpenAIChat  # noqa: PLC0415 - httpx only when asked for
+
+        if "base_url" not in kwargs:
+            env = os.environ.get(server.base_url_env) if server.base_url_env else None
+            kwargs["base_url"] = env or server.base_url
+        if "api_key" not in kwargs:
+            kwargs["api_key"] = next(
+                (os.environ[v] for v in server.key_env if os.environ.get(v)), None
+            )
+        kwargs.setdefault("requires_api_key", server.requires_api_key)
+        model = OpenAIChat(provider=name, **kwargs)
+        model.api_key_env = server.key_env
+        return model
+
+    return factory
+
+
+def _responses(**kwargs: Any) -> ChatModel:
+    from ..providers import OpenAIResponses  # noqa: PLC0415
+
+    return OpenAIResponses(**kwargs)
+
+
+def _anthropic(**kwargs: Any) -> ChatModel:
+    from ..providers import AnthropicChat  # noqa: PLC0415
+
+    if "base_url" not in kwargs and os.environ.get("ANTHROPIC_BASE_URL"):
+        kwargs["base_url"] = os.environ["ANTHROPIC_BASE_URL"]
+    return AnthropicChat(**kwargs)
+
+
+def _gemini(**kwargs: Any) -> ChatModel:
+    from ..providers import GeminiChat  # noqa: PLC0415
+
+    return GeminiChat(**kwargs)
+
+
+PROVIDERS: dict[str, Callable[..., ChatModel]] = {
+    "demo": DemoModel,
+    **{name: _compatible(name) for name in COMPATIBLE_SERVERS},
+    "openai-responses": _responses,
+    "anthropic": _anthropic,
+    "gemini": _gemini,
+    "google": _gemini,
+}
 """Provider name to factory. A factory takes the model's keyword arguments
 (``model=`` among them when the spec names one) and returns a ``ChatModel``."""
 
 
 def init_chat_model(spec: str, **kwargs: Any) -> ChatModel:
-    """The model ``spec`` names: ``"demo"`` or ``"demo:<model-name>"``.
+    """The model ``spec`` names: ``"provider"`` or ``"provider:model"``.
 
-    ``kwargs`` go to the provider's factory (``tokens_per_second=0``, for the
-    demo model). Raises ``InvalidInputError`` for an unknown provider (listing
-    the known ones), an empty model name, or a model named both in ``spec``
-    and as ``model=``.
+    Providers: ``demo`` (offline), ``openai``, ``openai-responses``,
+    ``anthropic``, ``gemini`` (or ``google``), and the OpenAI-compatible
+    presets in :data:`COMPATIBLE_SERVERS` (``deepseek``, ``groq``,
+    ``mistral``, ``openrouter``, ``xai``, ``ollama``, ``vllm``, ...). The
+    model name may itself contain colons (``"ollama:llama3.2:3b"``).
+
+    ``kwargs`` go to the provider's factory (``base_url=``, ``api_key=``,
+    ``temperature=``...). Raises ``InvalidInputError`` for an unknown
+    provider (listing the known ones), an empty model name, or a model named
+    both in ``spec`` and as ``model=``.
     """
     if not isinstance(spec, str):
         msg = f"a model spec must be a string such as 'demo', got {type(spec).__name__}"

@@ -132,9 +132,7 @@ class MessageBuilder:
         self._open[key] = (index, start)
         # The event gets its own copy: `update` later changes the kept block,
         # and an event already handed out must never change under its reader.
-        self.events.append(
-            {"event": "content-block-start", "index": index, "content": dict(block)}
-        )
+        self.events.append({"event": "content-block-start", "index": index, "content": dict(block)})
         return index
 
     def text(self, key: Hashable, text: str, **block: Any) -> None:
@@ -307,13 +305,11 @@ def provider_error(
         cls = _CODE_CLASSES.get(code_str.lower(), ProviderError)
         if cls is ProviderError and code_str.isdigit():
             cls = _status_class(int(code_str))
-    if cls is RateLimitError:
-        return RateLimitError(
-            message,
-            code=code_str,
-            status=status,
-            request_id=request_id,
-            body=body,
-            retry_after=retry_after,
-        )
-    return cls(message, code=code_str, status=status, request_id=request_id, body=body)
+    return cls(
+        message,
+        code=code_str,
+        status=status,
+        request_id=request_id,
+        body=body,
+        retry_after=retry_after,
+    )

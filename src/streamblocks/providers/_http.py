@@ -28,6 +28,7 @@ import email.utils
 import json
 import os
 import random
+import sys
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ from ..models._base import ChatModel
 from ..models._driver import NativeSyncSource
 from ._builder import provider_error
 from ._params import check_params
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - exercised only on 3.10
+    from typing_extensions import Self
 
 try:
     import httpx
@@ -105,7 +111,7 @@ class RetryPolicy:
         if isinstance(error, ProviderError):
             if error.status not in _RETRYABLE_STATUSES:
                 return None
-            retry_after = getattr(error, "retry_after", None)
+            retry_after = error.retry_after
             if retry_after is not None:
                 return retry_after if retry_after <= self.max_wait else None
         elif not isinstance(error, (httpx.TransportError, _NoBodyYet)):
@@ -261,6 +267,7 @@ class HTTPChatModel(ChatModel):
         self.headers = dict(headers or {})
         self._client = http_client
         self._own_client: httpx.Client | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._async_client = async_http_client
         # One AsyncClient per event loop: its connections belong to the loop.
         self._async_clients: weakref.WeakKeyDictionary[
@@ -467,7 +474,9 @@ class HTTPChatModel(ChatModel):
         if self._client is not None:
             return self._client
         if self._own_client is None:
-            self._own_client = httpx.Client(timeout=self.timeout)
+            client = self._own_client = httpx.Client(timeout=self.timeout)
+            # A model dropped without close() still releases its sockets.
+            self._finalizer = weakref.finalize(self, client.close)
         return self._own_client
 
     def _get_async_client(self) -> httpx.AsyncClient:
@@ -480,16 +489,35 @@ class HTTPChatModel(ChatModel):
         return client
 
     def close(self) -> None:
-        """Close the sync HTTP client this model created (yours are left open)."""
+        """Close the sync HTTP client this model created (clients you passed in are
+        yours to close). ``with model:`` does this on exit."""
         if self._own_client is not None:
             self._own_client.close()
             self._own_client = None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
 
     async def aclose(self) -> None:
-        """Close the async HTTP client this model created for the running loop."""
+        """Close the async HTTP client this model created for the running loop
+        (its connections belong to that loop). ``async with model:`` does this
+        on exit."""
         client = self._async_clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+        self.close()
 
 
 async def _aread_limited(response: httpx.Response) -> bytes:

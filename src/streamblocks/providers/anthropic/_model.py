@@ -28,7 +28,7 @@ class AnthropicChat(HTTPChatModel):
 
     provider = "anthropic"
     default_base_url = "https://api.anthropic.com"
-    api_key_env = ("ANTHROPIC_API_KEY",)
+    api_key_env: tuple[str, ...] = ("ANTHROPIC_API_KEY",)
 
     def __init__(self, *, model: str = "claude-sonnet-4-5", **kwargs: Any) -> None:
         super().__init__(model=model, **kwargs)

@@ -28,7 +28,7 @@ class GeminiChat(HTTPChatModel):
 
     provider = "google"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
-    api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    api_key_env: tuple[str, ...] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def __init__(
         self, *, model: str = "gemini-2.5-flash", wire_format: WireFormat = "sse", **kwargs: Any

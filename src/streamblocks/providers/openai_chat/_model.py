@@ -31,7 +31,7 @@ class OpenAIChat(HTTPChatModel):
 
     provider = "openai"
     default_base_url = "https://api.openai.com/v1"
-    api_key_env = ("OPENAI_API_KEY",)
+    api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
 
     def __init__(
         self, *, model: str = "gpt-4o-mini", requires_api_key: bool | None = None, **kwargs: Any
