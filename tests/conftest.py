@@ -37,3 +37,12 @@ def _no_asyncio_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         logger.removeHandler(trap)
     assert [r.getMessage() for r in trap.records] == []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move everything imported during collection (the SDKs' thousands of pydantic
+    classes among it) out of the collector's reach: the per-test ``gc.collect()``
+    above would otherwise walk it all again for every test."""
+    del session
+    gc.collect()
+    gc.freeze()

@@ -1080,3 +1080,36 @@ class TestInputsAreNotMutated:
         # Sanity: the message really went through those paths.
         assert obs.text == "Hi you!legacyopen"
         assert {tc["id"] for tc in obs.tool_calls} == {"a", "b", "c", "d", "e"}
+
+
+def test_a_server_call_with_invalid_args_stays_out_of_the_client_calls() -> None:
+    stream = ChatModelStream()
+    for event in (
+        {"event": "message-start", "role": "ai"},
+        {
+            "event": "content-block-start",
+            "index": 0,
+            "content": {"type": "server_tool_call_chunk", "id": "srv_1", "name": "web_search"},
+        },
+        {
+            "event": "content-block-delta",
+            "index": 0,
+            "delta": {"type": "tool-call-delta", "args": '{"q": "cut'},
+        },
+        {"event": "message-finish"},
+    ):
+        stream.dispatch(event)
+    message = stream.output
+    assert message.invalid_tool_calls == []
+    assert message.tool_calls == []
+    assert isinstance(message.content, list)
+    [block] = message.content
+    assert block["type"] == "non_standard"
+    value = block["value"]
+    assert (value["type"], value["id"], value["name"], value["args"]) == (
+        "server_tool_call",
+        "srv_1",
+        "web_search",
+        '{"q": "cut',
+    )
+    assert "not valid JSON" in value["error"]

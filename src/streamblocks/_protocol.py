@@ -82,6 +82,8 @@ class Citation(TypedDict):
     start_index: NotRequired[int]
     end_index: NotRequired[int]
     cited_text: NotRequired[str]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class NonStandardAnnotation(TypedDict):
@@ -103,6 +105,8 @@ class TextContentBlock(TypedDict):
     id: NotRequired[str]
     index: NotRequired[BlockIndex]
     annotations: NotRequired[list[Annotation]]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class ReasoningContentBlock(TypedDict):
@@ -119,6 +123,8 @@ class ToolCall(TypedDict):
     id: str | None
     name: str
     args: dict[str, Any]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class ToolCallChunk(TypedDict):
@@ -128,6 +134,8 @@ class ToolCallChunk(TypedDict):
     args: str | None
     """A fragment of JSON; the fragments of one call concatenate to its arguments."""
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class InvalidToolCall(TypedDict):
@@ -144,6 +152,8 @@ class ServerToolCall(TypedDict):
     name: str
     args: dict[str, Any]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class ServerToolCallChunk(TypedDict):
@@ -152,6 +162,8 @@ class ServerToolCallChunk(TypedDict):
     name: NotRequired[str]
     args: NotRequired[str]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class ServerToolResult(TypedDict):
@@ -161,6 +173,8 @@ class ServerToolResult(TypedDict):
     id: NotRequired[str]
     output: NotRequired[Any]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class ImageContentBlock(TypedDict):
@@ -171,6 +185,8 @@ class ImageContentBlock(TypedDict):
     base64: NotRequired[str]
     mime_type: NotRequired[str]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class AudioContentBlock(TypedDict):
@@ -181,6 +197,8 @@ class AudioContentBlock(TypedDict):
     base64: NotRequired[str]
     mime_type: NotRequired[str]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class VideoContentBlock(TypedDict):
@@ -191,6 +209,8 @@ class VideoContentBlock(TypedDict):
     base64: NotRequired[str]
     mime_type: NotRequired[str]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class FileContentBlock(TypedDict):
@@ -201,6 +221,8 @@ class FileContentBlock(TypedDict):
     base64: NotRequired[str]
     mime_type: NotRequired[str]
     index: NotRequired[BlockIndex]
+    extras: NotRequired[dict[str, Any]]
+    """Provider fields that must survive a round trip (signatures, item ids, raw items)."""
 
 
 class NonStandardContentBlock(TypedDict):

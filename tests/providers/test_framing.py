@@ -186,11 +186,13 @@ def test_sse_invalid_json_names_the_payload(payload: str) -> None:
     assert isinstance(err.__cause__, json.JSONDecodeError)
 
 
-def test_sse_invalid_json_at_close() -> None:
+def test_sse_invalid_json_at_close_is_a_cut_body() -> None:
+    # Unparseable JSON exactly where the body ends means the body was cut.
     decoder = SSEChunkDecoder()
     assert decoder.feed(b"data: {oops") == []
-    with pytest.raises(ProtocolError, match="oops"):
+    with pytest.raises(IncompleteStreamError, match="oops") as info:
         decoder.close()
+    assert isinstance(info.value.__cause__, ProtocolError)
 
 
 def test_sse_long_invalid_payload_is_shortened_in_the_message() -> None:
@@ -308,8 +310,9 @@ def test_jsonl_invalid_json_names_the_line() -> None:
 def test_jsonl_invalid_last_line_at_close() -> None:
     decoder = JSONLinesDecoder()
     assert decoder.feed(b'{"a": 1}\n{"trunc') == [{"a": 1}]
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(IncompleteStreamError) as info:
         decoder.close()
+    assert isinstance(info.value.__cause__, ProtocolError)
     assert repr('{"trunc') in str(info.value)
     assert "last JSON line" in str(info.value)
 

@@ -271,6 +271,21 @@ class _OpenCall:
                     error = (
                         f"tool call arguments must be a JSON object, got {type(parsed).__name__}"
                     )
+        if error is not None and finalized_type == "server_tool_call":
+            # The provider ran this call itself; it is not the client's to
+            # answer, so it must not land among `invalid_tool_calls`.
+            return {
+                "type": "non_standard",
+                "value": {
+                    "type": "server_tool_call",
+                    "id": self.fields.get("id"),
+                    "name": self.fields.get("name"),
+                    "args": raw,
+                    "error": error,
+                    **{k: v for k, v in extras.items() if k != "index"},
+                },
+                **({"index": extras["index"]} if "index" in extras else {}),
+            }
         if error is not None:
             extras.pop("index", None)
             return {

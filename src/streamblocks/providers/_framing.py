@@ -80,6 +80,13 @@ class ChunkDecoder(Protocol):
     def close(self) -> list[Any]: ...
 
 
+def _truncated(exc: ProtocolError) -> IncompleteStreamError:
+    """Unparseable JSON where the body ended: the body was cut, most likely."""
+    error = IncompleteStreamError(f"the body ended inside a chunk: {exc}")
+    error.__cause__ = exc
+    return error
+
+
 class _Decoder:
     """The deferred-error bookkeeping every decoder shares."""
 
@@ -129,9 +136,9 @@ class SSEChunkDecoder(_Decoder):
 
     def close(self) -> list[Any]:
         self._check()
-        return self._chunks(self._sse.close())
+        return self._chunks(self._sse.close(), at_end=True)
 
-    def _chunks(self, events: list[ServerSentEvent]) -> list[Any]:
+    def _chunks(self, events: list[ServerSentEvent], at_end: bool = False) -> list[Any]:
         chunks: list[Any] = []
         for event in events:
             data = event.data
@@ -143,7 +150,7 @@ class SSEChunkDecoder(_Decoder):
             try:
                 chunks.append(_loads(data, "an SSE data field"))
             except ProtocolError as exc:
-                return self._defer(exc, chunks)
+                return self._defer(_truncated(exc) if at_end else exc, chunks)
         return chunks
 
 
@@ -185,7 +192,11 @@ class JSONLinesDecoder(_Decoder):
         self._partial.clear()
         if not rest.strip():
             return []
-        return [_loads(rest.decode("utf-8", "replace"), "the last JSON line")]
+        try:
+            return [_loads(rest.decode("utf-8", "replace"), "the last JSON line")]
+        except ProtocolError as exc:
+            self.error = _truncated(exc)
+            raise self.error from exc
 
 
 # Characters that matter while scanning a JSON array for element boundaries.
