@@ -129,8 +129,9 @@ async def main() -> None:
     print(f"\nanswer: {answer.text}")
     print(f"usage:  {answer.usage_metadata}")
     print(
-        "\nThat was the offline DemoModel. To stream from your own model, subclass"
-        " streamblocks.models.ChatModel (see the README)."
+        "\nThat was the offline DemoModel. Real providers work the same way:"
+        ' init_chat_model("openai:gpt-4o-mini"), "anthropic:...", "gemini:..." or'
+        ' "ollama:<model>" (see docs/providers.md).'
     )
 
 

@@ -160,3 +160,18 @@ def test_cli_version_and_help() -> None:
     bare = run_cli()
     assert bare.returncode == 2
     assert "replay" in bare.stdout
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away() -> None:
+    path = FIXTURES / "openai-chat-compatible" / "deepseek-reasoner-reasoning-content-text.sse"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamblocks.cli", "replay", str(path), "--events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 141)
+    assert b"Traceback" not in stderr

@@ -1,13 +1,15 @@
 """``streamblocks``: argument parsing and the subcommands.
 
 Exit codes: 0 success; 1 the stream failed (provider error, truncated or
-malformed recording); 2 bad usage or unreadable input; 130 interrupted.
+malformed recording); 2 bad usage or unreadable input; 130 interrupted; 141
+the output pipe was closed by its reader.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -23,6 +25,7 @@ EXIT_OK = 0
 EXIT_STREAM_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do, and
+        # keep Python from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     parser.error(f"unknown command {args.command!r}")  # exits; argparse checks first
     return EXIT_USAGE  # pragma: no cover
 
