@@ -28,7 +28,11 @@ import uuid
 from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING, Any, overload
 
-from ._errors import InvalidInputError
+from ._errors import (
+    IncompleteStreamError,
+    InvalidInputError,
+    StreamTimeoutError,
+)
 from ._stream import AsyncChatModelStream, ChatModelStream
 from ._stream._stats import RunStats
 from .models._callbacks import Run, RunCallbacks
@@ -93,40 +97,55 @@ def _anthropic_chunk(item: Any) -> Any:
 
 
 def _sdk_error(exc: Exception) -> Exception:
-    """An SDK's API error as our typed ``ProviderError``; anything else unchanged.
+    """An SDK's exception as our typed error; anything else unchanged.
 
     Both SDKs raise on an error inside the stream (an ``error`` event, or an
-    ``{"error": ...}`` payload) before our adapter sees it. Their exceptions
-    carry the provider's error object as ``body``.
+    ``{"error": ...}`` payload) before our adapter sees it; their API errors
+    carry the provider's error object as ``body``. A connection lost or timed
+    out mid-stream becomes ``IncompleteStreamError`` / ``StreamTimeoutError``,
+    as it does for our HTTP models.
     """
-    if not type(exc).__module__.startswith(("openai", "anthropic")):
+    module = type(exc).__module__
+    if module.startswith("httpx"):
+        kind = type(exc).__name__
+        if "Timeout" in kind:
+            return StreamTimeoutError(f"the SDK stream timed out: {exc}", kind="idle")
+        return IncompleteStreamError(f"the SDK stream's connection was lost: {kind}: {exc}")
+    if not module.startswith(("openai", "anthropic")):
         return exc
+    kind = type(exc).__name__
+    if kind in ("APITimeoutError",):
+        return StreamTimeoutError(f"the SDK stream timed out: {exc}", kind="idle")
+    if kind in ("APIConnectionError",):
+        return IncompleteStreamError(f"the SDK stream's connection was lost: {exc}")
     body = getattr(exc, "body", None)
     status = getattr(exc, "status_code", None)
     if body is None and status is None:
         return exc
+    # Imported here: the providers package imports this module (replay).
+    from .providers._builder import error_code, provider_error  # noqa: PLC0415
+
     err = body.get("error", body) if isinstance(body, dict) else None
-    code: object = None
+    code: str | None = None
+    also: tuple[object, ...] = ()
     message = str(exc)
     if isinstance(err, dict):
-        code = err.get("type") or err.get("code")
+        code, also = error_code(err)
         if isinstance(err.get("message"), str):
             message = err["message"]
     if code is None:
-        code = getattr(exc, "type", None) or getattr(exc, "code", None)
+        sdk_code = getattr(exc, "code", None) or getattr(exc, "type", None)
+        code = sdk_code if isinstance(sdk_code, str) else None
     if status == 200:
         status = None  # the error arrived inside a successful response's stream
-    from .providers._builder import provider_error  # noqa: PLC0415
-
-    error = provider_error(
+    return provider_error(
         message,
         code=code,
         status=status if isinstance(status, int) else None,
         request_id=getattr(exc, "request_id", None),
         body=body,
+        also=also,
     )
-    error.__cause__ = exc
-    return error
 
 
 def _reject_manager(sdk_stream: object, name: str) -> None:

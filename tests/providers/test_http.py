@@ -246,7 +246,7 @@ def test_error_code_from_body(server: LocalServer) -> None:
     server.route("/v1/chat/completions", Reply(401, [OPENAI_ERROR]))
     with pytest.raises(AuthenticationError) as info:
         openai(server).invoke("hi")
-    assert info.value.code == "invalid_request_error"
+    assert info.value.code == "invalid_api_key"  # the specific one, as in-stream
     assert info.value.body == {
         "error": {
             "message": "Incorrect API key provided",

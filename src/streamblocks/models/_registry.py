@@ -66,14 +66,10 @@ def _compatible(name: str) -> Callable[..., ChatModel]:
         if "base_url" not in kwargs:
             env = os.environ.get(server.base_url_env) if server.base_url_env else None
             kwargs["base_url"] = env or server.base_url
-        if "api_key" not in kwargs:
-            kwargs["api_key"] = next(
-                (os.environ[v] for v in server.key_env if os.environ.get(v)), None
-            )
         kwargs.setdefault("requires_api_key", server.requires_api_key)
-        model = OpenAIChat(provider=name, **kwargs)
-        model.api_key_env = server.key_env
-        return model
+        # The preset's own key variables only: never another provider's key.
+        kwargs.setdefault("api_key_env", server.key_env)
+        return OpenAIChat(provider=name, **kwargs)
 
     return factory
 
@@ -81,6 +77,8 @@ def _compatible(name: str) -> Callable[..., ChatModel]:
 def _responses(**kwargs: Any) -> ChatModel:
     from ..providers import OpenAIResponses  # noqa: PLC0415
 
+    if "base_url" not in kwargs and os.environ.get("OPENAI_BASE_URL"):
+        kwargs["base_url"] = os.environ["OPENAI_BASE_URL"]
     return OpenAIResponses(**kwargs)
 
 

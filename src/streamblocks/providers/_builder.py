@@ -30,7 +30,14 @@ from .._errors import (
 if TYPE_CHECKING:
     from collections.abc import Hashable, Mapping
 
-__all__ = ["Event", "MessageBuilder", "drop_none", "provider_error", "usage_info"]
+__all__ = [
+    "Event",
+    "MessageBuilder",
+    "drop_none",
+    "error_code",
+    "provider_error",
+    "usage_info",
+]
 
 Event = dict[str, Any]
 """One protocol event, as an adapter returns it."""
@@ -291,20 +298,25 @@ def provider_error(
     request_id: str | None = None,
     body: object = None,
     retry_after: float | None = None,
+    also: tuple[object, ...] = (),
 ) -> ProviderError:
     """The typed error for a provider failure.
 
     The HTTP status decides the class when there is one; otherwise the
-    provider's error code or type does (``overloaded_error`` becomes
-    :class:`ProviderOverloadedError`, and so on). ``code`` may be a string or
-    a number, as providers send both.
+    provider's error code does (``overloaded_error`` becomes
+    :class:`ProviderOverloadedError`, and so on), then each of ``also`` in
+    turn (other fields of the error object, such as its ``type`` or
+    ``status``). ``code`` may be a string or a number, as providers send both.
     """
     code_str = None if code is None else str(code)
     cls = _status_class(status)
-    if cls is ProviderError and code_str is not None:
-        cls = _CODE_CLASSES.get(code_str.lower(), ProviderError)
-        if cls is ProviderError and code_str.isdigit():
-            cls = _status_class(int(code_str))
+    for candidate in (code, *also):
+        if cls is not ProviderError or candidate is None:
+            continue
+        text = str(candidate)
+        cls = _CODE_CLASSES.get(text.lower(), ProviderError)
+        if cls is ProviderError and text.isdigit():
+            cls = _status_class(int(text))
     return cls(
         message,
         code=code_str,
@@ -313,3 +325,13 @@ def provider_error(
         body=body,
         retry_after=retry_after,
     )
+
+
+def error_code(err: Mapping[str, Any]) -> tuple[str | None, tuple[object, ...]]:
+    """The code to report for a provider error object, and the other fields that
+    may classify it: the first *string* among ``code``, ``type`` and ``status``
+    (OpenAI's ``code`` is the specific one; Anthropic has only ``type``;
+    Google's ``code`` is the HTTP number and ``status`` the name)."""
+    fields = (err.get("code"), err.get("type"), err.get("status"))
+    code = next((f for f in fields if isinstance(f, str) and f), None)
+    return code, tuple(f for f in fields if f is not None and f != code)

@@ -37,13 +37,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .._errors import (
     AuthenticationError,
     IncompleteStreamError,
+    InvalidInputError,
     ProviderError,
     StreamError,
     StreamTimeoutError,
 )
 from ..models._base import ChatModel
-from ..models._driver import NativeSyncSource
-from ._builder import provider_error
+from ..models._driver import BridgedSource, NativeSyncSource
+from ._builder import error_code, provider_error
+from ._framing import SSEChunkDecoder
 from ._params import check_params
 
 if sys.version_info >= (3, 11):
@@ -58,6 +60,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(msg) from exc
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
     from .._messages import Message
@@ -114,7 +117,7 @@ class RetryPolicy:
             retry_after = error.retry_after
             if retry_after is not None:
                 return retry_after if retry_after <= self.max_wait else None
-        elif not isinstance(error, (httpx.TransportError, _NoBodyYet)):
+        elif not isinstance(error, _RETRYABLE_TRANSPORT):
             return None
         return self._rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
@@ -122,6 +125,19 @@ class RetryPolicy:
 class _NoBodyYet(Exception):
     """The connection failed after the headers of a 2xx response but before any
     body byte: nothing was received, so the request may be sent again."""
+
+
+# Failures to reach the server or to keep the connection: sending again may
+# work. Not retried: read/write/pool timeouts (waiting again only restarts the
+# wait) and configuration errors such as a URL without a scheme.
+_RETRYABLE_TRANSPORT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+    _NoBodyYet,
+)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -165,16 +181,18 @@ def error_from_response(
     if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
         parsed = parsed[0]  # Gemini's JSON-array form wraps the error too
     message: str | None = None
-    code: object = None
+    code: str | None = None
+    also: tuple[object, ...] = ()
     if isinstance(parsed, dict):
         err = parsed.get("error", parsed)
         if isinstance(err, dict):
             message = err.get("message") if isinstance(err.get("message"), str) else None
-            code = err.get("type") or err.get("code") or err.get("status")
+            code, also = error_code(err)
         elif isinstance(err, str):
             message = err
     if not message:
-        message = text.strip()[:500] or httpx.codes.get_reason_phrase(status) or "error"
+        snippet = " ".join(text.split())[:300]
+        message = snippet or httpx.codes.get_reason_phrase(status) or "error"
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     full = f"{provider} returned HTTP {status}: {message}"
     if request_id:
@@ -186,23 +204,34 @@ def error_from_response(
         request_id=request_id,
         body=parsed if parsed is not None else text,
         retry_after=parse_retry_after(headers),
+        also=also,
     )
 
 
 def _transport_error(
-    exc: httpx.TransportError, received: int, provider: str, url: str
+    exc: httpx.TransportError, received: int, provider: str, url: str, read_timeout: float | None
 ) -> StreamError:
-    """A transport failure once the body has begun (or at connect time), typed."""
-    if isinstance(exc, httpx.TimeoutException):
-        kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
-        error: StreamError = StreamTimeoutError(
-            f"{provider}: HTTP {kind} timeout after {received} body bytes ({url})", kind="idle"
+    """A transport failure, typed: where it happened decides what it means."""
+    error: StreamError
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        code = "connect_timeout" if isinstance(exc, httpx.ConnectTimeout) else "connect_error"
+        error = ProviderError(f"{provider}: cannot connect to {url}: {exc}", code=code)
+    elif isinstance(exc, httpx.TimeoutException):
+        error = StreamTimeoutError(
+            f"{provider}: no data for {read_timeout} s (the HTTP read timeout) after "
+            f"{received} body bytes from {url}",
+            kind="idle",
+            timeout=read_timeout,
         )
-    elif isinstance(exc, httpx.ConnectError):
-        error = ProviderError(f"{provider}: cannot connect to {url}: {exc}", code="connect_error")
-    else:
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        error = ProviderError(f"{provider}: cannot send to {url}: {exc}", code="bad_url")
+    elif received:
         error = IncompleteStreamError(
             f"{provider}: the connection was lost mid-stream after {received} body bytes: {exc}"
+        )
+    else:
+        error = IncompleteStreamError(
+            f"{provider}: the connection closed before the response body began: {exc}"
         )
     error.__cause__ = exc
     return error
@@ -213,12 +242,21 @@ class HTTPChatModel(ChatModel):
 
     Configuration: ``provider`` (a name for this endpoint, reported in the
     message metadata and errors; the class's by default), ``api_key`` (else
-    the first set variable of :attr:`api_key_env`), ``base_url`` (else :attr:`default_base_url`),
-    ``timeout`` (httpx's connect/read/write/pool limits, seconds or an
-    ``httpx.Timeout``), ``max_retries`` (before the body only), ``headers``
-    added to every request, optional ``http_client`` / ``async_http_client``
-    to reuse your own ``httpx`` clients, and default request parameters
+    the first set variable of ``api_key_env``, which defaults to the class's
+    list), ``base_url`` (else :attr:`default_base_url`; it must be ``http://``
+    or ``https://``), ``timeout`` (httpx's connect/read/write/pool limits,
+    seconds or an ``httpx.Timeout``), ``max_retries`` or a whole
+    :class:`RetryPolicy` (before the body only), ``headers`` added to every
+    request (they replace ours of the same name, in any case), optional
+    ``http_client`` / ``async_http_client`` to use your own ``httpx``
+    clients (then their timeouts apply), and default request parameters
     (``temperature=...``, ``max_tokens=...``) that per-call parameters override.
+
+    Connections: the sync client is created once and reused (``close()`` or
+    ``with model:`` releases it; so does dropping the model). An async stream
+    opens its own client and closes it when the stream ends, because an
+    ``httpx.AsyncClient`` belongs to one event loop; pass
+    ``async_http_client=`` to keep connections alive across requests.
     """
 
     provider: str = "http"
@@ -232,6 +270,7 @@ class HTTPChatModel(ChatModel):
         model: str,
         provider: str | None = None,
         api_key: str | None = None,
+        api_key_env: Sequence[str] | None = None,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
@@ -256,23 +295,30 @@ class HTTPChatModel(ChatModel):
             self.provider = provider
         check_params(params, self.provider)
         self.params: dict[str, Any] = params
+        if api_key_env is not None:
+            # Before the key is looked up: a preset must never fall back to
+            # another provider's variable (and send that key to its server).
+            self.api_key_env = tuple(api_key_env)
         self.api_key = api_key if api_key is not None else self._env_key()
         self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            msg = (
+                f"base_url must start with http:// or https://, got {self.base_url!r} "
+                "(for a local server: 'http://localhost:<port>/v1')"
+            )
+            raise InvalidInputError(msg)
         if timeout is None:
             # A slow model may think for minutes before its first byte; the
             # stream's own first-event/idle timeouts are the finer tool.
             timeout = httpx.Timeout(600.0, connect=10.0)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.retry = retry if retry is not None else RetryPolicy(max_retries=max_retries)
-        self.headers = dict(headers or {})
+        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
         self._client = http_client
         self._own_client: httpx.Client | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._async_client = async_http_client
-        # One AsyncClient per event loop: its connections belong to the loop.
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        self._ssl_context: ssl.SSLContext | None = None
 
     # -- what a provider supplies ----------------------------------------------
 
@@ -314,61 +360,61 @@ class HTTPChatModel(ChatModel):
         msg = f"no API key for {self.provider}: set {names}, or pass api_key=..."
         raise AuthenticationError(msg, code="missing_api_key")
 
+    def _sync_source(
+        self, messages: list[Message], params: dict[str, Any], timeouts: Timeouts
+    ) -> SyncSource:
+        # A blocking socket read cannot be interrupted, and httpx fixes one
+        # read timeout per request, so the run's deadlines (first event, idle
+        # between content, total) cannot be enforced on the native sync path.
+        # With any of them set, the async loop runs on the shared background
+        # loop, where the driver enforces them exactly.
+        if timeouts.any:
+            return BridgedSource(self._astream(messages, **params))
+        return NativeSyncSource(self._stream(messages, **params))
+
     async def _astream(self, messages: list[Message], **params: Any) -> AsyncIterator[Event]:
         merged = self._merged(params)
         request = self._build_request(messages, merged)
         parser = self._new_parser(merged)
-        client = self._get_async_client()
-        attempt = 0
-        while True:
-            response, attempt = await self._asend(client, request, attempt)
-            received = 0
-            try:
+        own = self._async_client is None
+        client = self._async_client or httpx.AsyncClient(
+            timeout=self.timeout, verify=self._shared_ssl_context()
+        )
+        try:
+            attempt = 0
+            while True:
+                response, attempt = await self._asend(client, request, parser, attempt)
+                received = 0
                 try:
-                    async for data in response.aiter_bytes():
-                        received += len(data)
-                        for event in parser.feed(data):
+                    try:
+                        async for data in response.aiter_bytes():
+                            received += len(data)
+                            for event in parser.feed(data):
+                                yield event
+                    except httpx.TransportError as exc:
+                        delay = self._retry_before_body(attempt, exc, received)
+                        if delay is None:
+                            raise self._transport_error(exc, received, request, client) from exc
+                    else:
+                        for event in parser.close():
                             yield event
-                except httpx.TransportError as exc:
-                    delay = self._retry_before_body(attempt, exc, received)
-                    if delay is None:
-                        raise _transport_error(exc, received, self.provider, request.url) from exc
-                else:
-                    for event in parser.close():
-                        yield event
-                    return
-            finally:
-                await response.aclose()
-            attempt += 1
-            await asyncio.sleep(delay)
+                        return
+                finally:
+                    await response.aclose()
+                attempt += 1
+                await asyncio.sleep(delay)
+        finally:
+            if own:
+                await client.aclose()
 
     def _stream(self, messages: list[Message], **params: Any) -> Iterator[Event]:
-        return self._stream_http(messages, params, None)
-
-    def _sync_source(
-        self, messages: list[Message], params: dict[str, Any], timeouts: Timeouts
-    ) -> SyncSource:
-        # A blocking read cannot be interrupted from outside, so the run's
-        # tightest deadline becomes the socket's read timeout: a server that
-        # stalls is noticed even when no event arrives to check the clock.
-        limits = [t for t in (timeouts.first_event, timeouts.idle, timeouts.total) if t]
-        return NativeSyncSource(self._stream_http(messages, params, min(limits, default=None)))
-
-    def _stream_http(
-        self, messages: list[Message], params: dict[str, Any], read_timeout: float | None
-    ) -> Iterator[Event]:
         merged = self._merged(params)
         request = self._build_request(messages, merged)
         parser = self._new_parser(merged)
         client = self._get_client()
-        timeout = self.timeout
-        if read_timeout is not None and (timeout.read is None or read_timeout < timeout.read):
-            timeout = httpx.Timeout(
-                connect=timeout.connect, read=read_timeout, write=timeout.write, pool=timeout.pool
-            )
         attempt = 0
         while True:
-            response, attempt = self._send(client, request, attempt, timeout)
+            response, attempt = self._send(client, request, parser, attempt)
             received = 0
             try:
                 try:
@@ -378,7 +424,7 @@ class HTTPChatModel(ChatModel):
                 except httpx.TransportError as exc:
                     delay = self._retry_before_body(attempt, exc, received)
                     if delay is None:
-                        raise _transport_error(exc, received, self.provider, request.url) from exc
+                        raise self._transport_error(exc, received, request, client) from exc
                 else:
                     yield from parser.close()
                     return
@@ -390,82 +436,97 @@ class HTTPChatModel(ChatModel):
     # -- sending, with retries before the body (the loop written twice) ----------
 
     async def _asend(
-        self, client: httpx.AsyncClient, request: HTTPRequest, attempt: int
+        self, client: httpx.AsyncClient, request: HTTPRequest, parser: WireParser, attempt: int
     ) -> tuple[httpx.Response, int]:
-        """A 2xx response with its body unread, and the attempt number it took."""
+        """A 2xx streaming response with its body unread, and the attempt it took."""
         headers = self._headers(request)
         while True:
+            error: BaseException
             try:
                 response = await client.send(
                     client.build_request("POST", request.url, json=request.body, headers=headers),
                     stream=True,
                 )
-                if response.is_success:
+            except httpx.TransportError as exc:
+                error = exc
+            else:
+                if response.is_success and not _error_body(response, parser):
                     return response, attempt
                 try:
                     body = await _aread_limited(response)
                 finally:
                     await response.aclose()
-                error: BaseException = error_from_response(
+                error = error_from_response(
                     response.status_code, response.headers, body, self.provider
                 )
-            except httpx.TransportError as exc:
-                error = exc
             delay = self.retry.delay(attempt, error)
             if delay is None:
-                raise self._final(error, request)
+                raise self._final(error, request, client)
             attempt += 1
             await asyncio.sleep(delay)
 
     def _send(
-        self, client: httpx.Client, request: HTTPRequest, attempt: int, timeout: httpx.Timeout
+        self, client: httpx.Client, request: HTTPRequest, parser: WireParser, attempt: int
     ) -> tuple[httpx.Response, int]:
-        """A 2xx response with its body unread, and the attempt number it took."""
+        """A 2xx streaming response with its body unread, and the attempt it took."""
         headers = self._headers(request)
         while True:
+            error: BaseException
             try:
                 response = client.send(
-                    client.build_request(
-                        "POST", request.url, json=request.body, headers=headers, timeout=timeout
-                    ),
+                    client.build_request("POST", request.url, json=request.body, headers=headers),
                     stream=True,
                 )
-                if response.is_success:
+            except httpx.TransportError as exc:
+                error = exc
+            else:
+                if response.is_success and not _error_body(response, parser):
                     return response, attempt
                 try:
                     body = _read_limited(response)
                 finally:
                     response.close()
-                error: BaseException = error_from_response(
+                error = error_from_response(
                     response.status_code, response.headers, body, self.provider
                 )
-            except httpx.TransportError as exc:
-                error = exc
             delay = self.retry.delay(attempt, error)
             if delay is None:
-                raise self._final(error, request)
+                raise self._final(error, request, client)
             attempt += 1
             time.sleep(delay)
 
     def _retry_before_body(
         self, attempt: int, exc: httpx.TransportError, received: int
     ) -> float | None:
-        # A timeout is the run's own deadline (or the socket's): sending the
-        # request again would only restart the wait.
+        # Never after content: it would be received twice. A timeout is not
+        # retried either: sending again would only restart the wait.
         if received or isinstance(exc, httpx.TimeoutException):
             return None
         return self.retry.delay(attempt, _NoBodyYet())
 
-    def _final(self, error: BaseException, request: HTTPRequest) -> BaseException:
+    def _transport_error(
+        self,
+        exc: httpx.TransportError,
+        received: int,
+        request: HTTPRequest,
+        client: httpx.Client | httpx.AsyncClient,
+    ) -> StreamError:
+        read = client.timeout.read
+        return _transport_error(exc, received, self.provider, request.url, read)
+
+    def _final(
+        self, error: BaseException, request: HTTPRequest, client: httpx.Client | httpx.AsyncClient
+    ) -> BaseException:
         if isinstance(error, httpx.TransportError):
-            return _transport_error(error, 0, self.provider, request.url)
+            return self._transport_error(error, 0, request, client)
         return error
 
     def _headers(self, request: HTTPRequest) -> dict[str, str]:
+        # Header names are case-insensitive: lower-case every source, so that a
+        # caller's "Authorization" replaces ours instead of being sent twice.
         headers = {"accept": "text/event-stream, application/json"}
-        headers.update(self._auth_headers(self._require_key()))
-        headers.update(request.headers)
-        headers.update(self.headers)
+        for source in (self._auth_headers(self._require_key()), request.headers, self.headers):
+            headers.update((k.lower(), v) for k, v in source.items())
         return headers
 
     # -- clients -------------------------------------------------------------------
@@ -479,14 +540,12 @@ class HTTPChatModel(ChatModel):
             self._finalizer = weakref.finalize(self, client.close)
         return self._own_client
 
-    def _get_async_client(self) -> httpx.AsyncClient:
-        if self._async_client is not None:
-            return self._async_client
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients[loop] = httpx.AsyncClient(timeout=self.timeout)
-        return client
+    def _shared_ssl_context(self) -> ssl.SSLContext:
+        # Loading the CA bundle costs about 15 ms; every per-stream async
+        # client shares one context instead.
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     def close(self) -> None:
         """Close the sync HTTP client this model created (clients you passed in are
@@ -499,12 +558,9 @@ class HTTPChatModel(ChatModel):
                 self._finalizer = None
 
     async def aclose(self) -> None:
-        """Close the async HTTP client this model created for the running loop
-        (its connections belong to that loop). ``async with model:`` does this
-        on exit."""
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        """For symmetry with ``close()``: async streams close their own clients
+        when they end, so there is nothing else to release."""
+        self.close()
 
     def __enter__(self) -> Self:
         return self
@@ -517,26 +573,44 @@ class HTTPChatModel(ChatModel):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-        self.close()
+
+
+def _error_body(response: httpx.Response, parser: WireParser) -> bool:
+    """Whether a 2xx response is really an error: JSON or an HTML page where an
+    event stream was expected (a proxy's error page, an error object sent with
+    status 200). Its body is then read as an error instead of as the stream."""
+    if not isinstance(parser.decoder, SSEChunkDecoder):
+        return False
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in ("application/json", "text/html")
 
 
 async def _aread_limited(response: httpx.Response) -> bytes:
+    """Up to 64 KiB of an error body: whatever could be read, even if the
+    connection drops or the encoding is broken midway (the status still counts)."""
     parts: list[bytes] = []
     size = 0
-    async for data in response.aiter_bytes():
-        parts.append(data)
-        size += len(data)
-        if size >= _MAX_ERROR_BODY:
-            break
+    try:
+        async for data in response.aiter_bytes():
+            parts.append(data)
+            size += len(data)
+            if size >= _MAX_ERROR_BODY:
+                break
+    except (httpx.TransportError, httpx.DecodingError):
+        pass
     return b"".join(parts)
 
 
 def _read_limited(response: httpx.Response) -> bytes:
+    """The sync twin of :func:`_aread_limited`."""
     parts: list[bytes] = []
     size = 0
-    for data in response.iter_bytes():
-        parts.append(data)
-        size += len(data)
-        if size >= _MAX_ERROR_BODY:
-            break
+    try:
+        for data in response.iter_bytes():
+            parts.append(data)
+            size += len(data)
+            if size >= _MAX_ERROR_BODY:
+                break
+    except (httpx.TransportError, httpx.DecodingError):
+        pass
     return b"".join(parts)
