@@ -441,10 +441,24 @@ def test_missing_key_fails_before_sending(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    model = AnthropicChat(model="claude", base_url=server.url)
+    # Anthropic's own endpoint needs a key: the error comes at the call, and
+    # nothing is sent anywhere.
+    with pytest.raises(AuthenticationError, match="ANTHROPIC_API_KEY"):
+        AnthropicChat(model="claude").stream_events("hi")
+    # A gateway may need one too: requires_api_key=True says so.
+    model = AnthropicChat(model="claude", base_url=server.url, requires_api_key=True)
     with pytest.raises(AuthenticationError, match="ANTHROPIC_API_KEY"):
         model.stream_events("hi")
     assert server.requests == []
+
+
+def test_another_base_url_needs_no_key(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    server.route("/v1/messages", Reply(chunks=[ANTHROPIC_TOOL.read_bytes()]))
+    AnthropicChat(model="claude", base_url=server.url).invoke("hi")
+    assert "x-api-key" not in server.requests[0].headers
 
 
 def test_key_from_environment(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:

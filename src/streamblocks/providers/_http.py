@@ -243,9 +243,11 @@ class HTTPChatModel(ChatModel):
     Configuration: ``provider`` (a name for this endpoint, reported in the
     message metadata and errors; the class's by default), ``api_key`` (else
     the first set variable of ``api_key_env``, which defaults to the class's
-    list), ``base_url`` (else :attr:`default_base_url`; it must be ``http://``
-    or ``https://``), ``timeout`` (httpx's connect/read/write/pool limits,
-    seconds or an ``httpx.Timeout``), ``max_retries`` or a whole
+    list; ``requires_api_key`` says whether a missing key is an error, by
+    default only for the provider's own ``base_url``), ``base_url`` (else
+    :attr:`default_base_url`; it must be ``http://`` or ``https://``),
+    ``timeout`` (httpx's connect/read/write/pool limits, seconds or an
+    ``httpx.Timeout``), ``max_retries`` or a whole
     :class:`RetryPolicy` (before the body only), ``headers`` added to every
     request (they replace ours of the same name, in any case), optional
     ``http_client`` / ``async_http_client`` to use your own ``httpx``
@@ -271,6 +273,7 @@ class HTTPChatModel(ChatModel):
         provider: str | None = None,
         api_key: str | None = None,
         api_key_env: Sequence[str] | None = None,
+        requires_api_key: bool | None = None,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
@@ -307,6 +310,11 @@ class HTTPChatModel(ChatModel):
                 "(for a local server: 'http://localhost:<port>/v1')"
             )
             raise InvalidInputError(msg)
+        if requires_api_key is None:
+            # The provider's own endpoint needs a key; a self-hosted or local
+            # server (another base_url) usually needs none.
+            requires_api_key = self.base_url == self.default_base_url.rstrip("/")
+        self.requires_api_key = requires_api_key
         if timeout is None:
             # A slow model may think for minutes before its first byte; the
             # stream's own first-event/idle timeouts are the finer tool.

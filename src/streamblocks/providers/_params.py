@@ -27,6 +27,7 @@ __all__ = [
     "ReasoningEffort",
     "ToolSchema",
     "check_params",
+    "merge_extra_body",
     "normalize_tools",
 ]
 
@@ -125,3 +126,15 @@ def normalize_tools(tools: Sequence[Any]) -> list[ToolSchema]:
             raise InvalidInputError(msg)
         out.append({"name": name, "description": description, "parameters": dict(params)})
     return out
+
+
+def merge_extra_body(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with ``params["extra_body"]`` merged in last (shallowly), so that
+    provider fields we do not model can still be sent, or ours overridden."""
+    extra = params.get("extra_body")
+    if extra is not None:
+        if not isinstance(extra, Mapping):
+            msg = f"extra_body must be a mapping, got {type(extra).__name__}"
+            raise InvalidInputError(msg)
+        body.update(extra)
+    return body

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..._errors import InvalidInputError
 from ..._messages import AIMessage, HumanMessage, Message, SystemMessage, ToolMessage
-from .._params import check_params, normalize_tools
+from .._params import check_params, merge_extra_body, normalize_tools
 
 __all__ = ["DEFAULT_MAX_TOKENS", "EFFORT_BUDGETS", "build_body"]
 
@@ -129,13 +129,7 @@ def build_body(
     if params.get("tool_choice") is not None:
         body["tool_choice"] = _tool_choice(params["tool_choice"], tool_names)
     _other_params(body, params)
-    extra = params.get("extra_body")
-    if extra is not None:
-        if not isinstance(extra, Mapping):
-            msg = f"extra_body must be a mapping, got {type(extra).__name__}"
-            raise InvalidInputError(msg)
-        body.update(extra)
-    return body
+    return merge_extra_body(body, params)
 
 
 # -- messages ------------------------------------------------------------------

@@ -55,7 +55,7 @@ from typing import Any
 
 from ..._errors import InvalidInputError
 from ..._messages import AIMessage, HumanMessage, Message, SystemMessage, ToolMessage
-from .._params import check_params, normalize_tools
+from .._params import check_params, merge_extra_body, normalize_tools
 
 __all__ = ["build_body"]
 
@@ -138,13 +138,7 @@ def build_body(
     tool_choice = params.get("tool_choice")
     if tool_choice is not None:
         body["toolConfig"] = {"functionCallingConfig": _tool_choice(tool_choice, names)}
-    extra = params.get("extra_body")
-    if extra is not None:
-        if not isinstance(extra, Mapping):
-            msg = f"extra_body must be a mapping, got {type(extra).__name__}"
-            raise InvalidInputError(msg)
-        body.update(extra)
-    return body
+    return merge_extra_body(body, params)
 
 
 # -- message parts -------------------------------------------------------------------

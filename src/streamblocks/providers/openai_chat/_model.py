@@ -33,14 +33,8 @@ class OpenAIChat(HTTPChatModel):
     default_base_url = "https://api.openai.com/v1"
     api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
 
-    def __init__(
-        self, *, model: str = "gpt-4o-mini", requires_api_key: bool | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, model: str = "gpt-4o-mini", **kwargs: Any) -> None:
         super().__init__(model=model, **kwargs)
-        if requires_api_key is None:
-            # A local or self-hosted server usually wants no key at all.
-            requires_api_key = self.base_url == type(self).default_base_url.rstrip("/")
-        self.requires_api_key = requires_api_key
 
     def _build_request(self, messages: Sequence[Message], params: Mapping[str, Any]) -> HTTPRequest:
         body = build_body(messages, model=self.model, params=params)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..._errors import InvalidInputError
 from ..._messages import AIMessage, HumanMessage, Message, SystemMessage, ToolMessage
-from .._params import check_params, normalize_tools
+from .._params import check_params, merge_extra_body, normalize_tools
 
 __all__ = ["build_body"]
 
@@ -131,13 +131,7 @@ def build_body(
             "switch, pass it in extra_body={...}"
         )
         raise InvalidInputError(msg)
-    extra = params.get("extra_body")
-    if extra is not None:
-        if not isinstance(extra, Mapping):
-            msg = f"extra_body must be a mapping, got {type(extra).__name__}"
-            raise InvalidInputError(msg)
-        body.update(extra)
-    return body
+    return merge_extra_body(body, params)
 
 
 # -- parameters ------------------------------------------------------------------
