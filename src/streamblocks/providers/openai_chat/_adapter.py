@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from ..._errors import EmptyStreamError, IncompleteStreamError, ProtocolError, ProviderError
+from ..._errors import EmptyStreamError, IncompleteStreamError, ProtocolError
 from .._builder import Event, MessageBuilder, provider_error, usage_info
 
 __all__ = ["OpenAIChatAdapter"]
@@ -215,29 +215,21 @@ class OpenAIChatAdapter:
 
     def _raise_error(self, chunk: dict[str, Any], error: Any) -> None:
         code: Any = None
-        etype: Any = None
-        status: Any = None
+        also: tuple[object, ...] = ()
         if isinstance(error, Mapping):
             message = error.get("message")
+            # An unknown code (Groq's "tool_use_failed") says nothing about the
+            # kind of failure: the error's type, then the status its body
+            # states, pick the class; the provider's own code is kept.
             code = error.get("code")
-            etype = error.get("type")
-            status = error.get("status_code", error.get("status"))
+            if code is None:
+                code = error.get("type")
+            also = (error.get("type"), error.get("status_code", error.get("status")))
         else:
             message = error
         if not isinstance(message, str) or not message:
             message = f"{self._provider} reported an error inside the stream: {error!r}"
-        exc = provider_error(message, code=code, body=chunk)
-        # An unknown code (Groq's "tool_use_failed") says nothing about the
-        # kind of failure: let the error type, then the status the body
-        # states, pick the class, and keep the provider's own code.
-        for hint in (etype, status):
-            if type(exc) is not ProviderError or hint is None:
-                continue
-            typed = provider_error(message, code=hint, body=chunk)
-            if type(typed) is not ProviderError:
-                typed.code = str(code) if code is not None else str(hint)
-                exc = typed
-        raise exc
+        raise provider_error(message, code=code, body=chunk, also=also)
 
     def _scan_top(self, chunk: dict[str, Any]) -> None:
         """Message-level fields; run when the chunk's shape changes and on
