@@ -289,6 +289,8 @@ async def _produce(
         else:
             if received:
                 dispatch(_SYNTHETIC_FINISH)
+                if has_handlers:
+                    _report_event(stream, callbacks, _SYNTHETIC_FINISH)
             else:
                 stream.fail(EmptyStreamError("the model's source ended without any event"))
     except asyncio.CancelledError:
@@ -536,6 +538,8 @@ def drive_sync(
                     stream.fail(late)
                 elif state["received"]:
                     stream.dispatch(_SYNTHETIC_FINISH)
+                    if has_handlers:
+                        _report_event(stream, callbacks, _SYNTHETIC_FINISH)
                 else:
                     stream.fail(EmptyStreamError("the model's source ended without any event"))
                 return True
