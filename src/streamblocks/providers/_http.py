@@ -61,7 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 
     from .._messages import Message
     from ..models._callbacks import CallbackHandler
@@ -251,8 +251,9 @@ class HTTPChatModel(ChatModel):
     :class:`RetryPolicy` (before the body only), ``headers`` added to every
     request (they replace ours of the same name, in any case), optional
     ``http_client`` / ``async_http_client`` to use your own ``httpx``
-    clients (then their timeouts apply), and default request parameters
-    (``temperature=...``, ``max_tokens=...``) that per-call parameters override.
+    clients (then their timeouts apply), ``wire_tap`` (see :attr:`wire_tap`),
+    and default request parameters (``temperature=...``, ``max_tokens=...``)
+    that per-call parameters override.
 
     Connections: the sync client is created once and reused (``close()`` or
     ``with model:`` releases it; so does dropping the model). An async stream
@@ -265,6 +266,23 @@ class HTTPChatModel(ChatModel):
     default_base_url: ClassVar[str] = ""
     api_key_env: tuple[str, ...] = ()
     requires_api_key: bool = True
+
+    wire_tap: Callable[[bytes], None] | None
+    """Called with every chunk of a successful response body, exactly as
+    received (after HTTP transfer and content decoding, before any parsing),
+    in order; ``None``: no tap. The chunks of one reply concatenate to its
+    raw body, which :func:`~._replay.replay` plays back to the same message.
+
+    Only the body of the 2xx response that is streamed is tapped: not error
+    statuses (their body becomes the ``ProviderError``), nor the JSON or HTML
+    error page some servers send with a 2xx. Retries happen only before the
+    first body byte, so a retried attempt taps nothing and no byte is tapped
+    twice. The tap is read once, when the stream starts (its first
+    consumption); assign a new one between replies, not during one. A tap that
+    raises fails the stream like any error of the source (a non-``StreamError``
+    is wrapped in a ``StreamError`` whose ``__cause__`` it is), and the
+    connection is closed: the chunk it was given is not parsed.
+    """
 
     def __init__(
         self,
@@ -281,6 +299,7 @@ class HTTPChatModel(ChatModel):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        wire_tap: Callable[[bytes], None] | None = None,
         callbacks: Sequence[CallbackHandler] = (),
         first_event_timeout: float | None = None,
         idle_timeout: float | None = None,
@@ -327,6 +346,7 @@ class HTTPChatModel(ChatModel):
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._async_client = async_http_client
         self._ssl_context: ssl.SSLContext | None = None
+        self.wire_tap = wire_tap
 
     # -- what a provider supplies ----------------------------------------------
 
@@ -384,6 +404,7 @@ class HTTPChatModel(ChatModel):
         merged = self._merged(params)
         request = self._build_request(messages, merged)
         parser = self._new_parser(merged)
+        tap = self.wire_tap
         own = self._async_client is None
         client = self._async_client or httpx.AsyncClient(
             timeout=self.timeout, verify=self._shared_ssl_context()
@@ -397,6 +418,8 @@ class HTTPChatModel(ChatModel):
                     try:
                         async for data in response.aiter_bytes():
                             received += len(data)
+                            if tap is not None:
+                                tap(data)
                             for event in parser.feed(data):
                                 yield event
                     except httpx.TransportError as exc:
@@ -419,6 +442,7 @@ class HTTPChatModel(ChatModel):
         merged = self._merged(params)
         request = self._build_request(messages, merged)
         parser = self._new_parser(merged)
+        tap = self.wire_tap
         client = self._get_client()
         attempt = 0
         while True:
@@ -428,6 +452,8 @@ class HTTPChatModel(ChatModel):
                 try:
                     for data in response.iter_bytes():
                         received += len(data)
+                        if tap is not None:
+                            tap(data)
                         yield from parser.feed(data)
                 except httpx.TransportError as exc:
                     delay = self._retry_before_body(attempt, exc, received)

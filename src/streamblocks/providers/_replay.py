@@ -1,5 +1,5 @@
-"""Replaying a recorded provider stream: detect its provider and framing, then
-run it through the adapter into an ordinary ``ChatModelStream``.
+"""Replaying a recorded stream: detect its provider and framing, then run it
+through the adapter into an ordinary ``ChatModelStream``.
 
 A recording is a raw response body (``.sse``), decoded payloads one per line
 (``.jsonl``), or Gemini's streamed JSON array (``.json``). Detection reads
@@ -7,6 +7,16 @@ the payloads' shape: ``choices`` is OpenAI Chat Completions, a
 ``response.*`` type is OpenAI Responses, ``message_start`` and the other
 Messages event types are Anthropic, and ``candidates``/``usageMetadata`` is
 Gemini.
+
+A model with no wire (the offline demo model, any ``ChatModel`` subclass) is
+recorded as its protocol events instead, one JSON object per line: what
+``streamblocks replay --events`` prints and what a ``CallbackHandler`` sees
+(:class:`~._record.EventRecorder` writes them). Their provider is
+``"events"``, detected by an ``"event"`` key naming a protocol event type
+(``message-start``, ``content-block-delta``, ...); :class:`EventsAdapter`
+passes them through unchanged, so the stream validates them, an ``error``
+event fails it with ``ProviderError`` as it did live, and a recording that
+stops before ``message-finish`` ends in ``IncompleteStreamError``.
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import InvalidInputError, StreamError
+from .._errors import EmptyStreamError, IncompleteStreamError, InvalidInputError, StreamError
 from .._interop import stream_events_sync
+from .._protocol import CHECKERS
 from ._framing import Adapter, WireFormat, WireParser, chunk_decoder
 
 if TYPE_CHECKING:
@@ -25,10 +36,18 @@ if TYPE_CHECKING:
     from .._stream import ChatModelStream
     from ._builder import Event
 
-__all__ = ["REPLAY_PROVIDERS", "adapter_for", "detect_format", "detect_provider", "replay"]
+__all__ = [
+    "REPLAY_PROVIDERS",
+    "EventsAdapter",
+    "adapter_for",
+    "detect_format",
+    "detect_provider",
+    "replay",
+]
 
-REPLAY_PROVIDERS = ("openai", "openai-responses", "anthropic", "gemini")
-"""The wire formats a recording can be in (``openai`` covers every compatible server)."""
+REPLAY_PROVIDERS = ("openai", "openai-responses", "anthropic", "gemini", "events")
+"""The wire formats a recording can be in (``openai`` covers every compatible
+server; ``events`` is a recording of protocol events)."""
 
 _ALIASES = {"openai-chat": "openai", "google": "gemini"}
 _SUFFIXES: dict[str, WireFormat] = {
@@ -41,6 +60,48 @@ _SSE_FIELD = re.compile(rb"^(data|event|id|retry):", re.MULTILINE)
 _ANTHROPIC_TYPES = frozenset(
     {"message_start", "content_block_start", "content_block_delta", "message_delta", "ping"}
 )
+# The event types the protocol defines (an unknown type is valid in a stream,
+# but cannot identify a recording).
+_PROTOCOL_EVENTS = frozenset(CHECKERS)
+
+
+class EventsAdapter:
+    """Recorded protocol events in, the same events out (provider ``"events"``).
+
+    Each decoded payload is passed through as one event, unchecked: the
+    stream validates it on dispatch, exactly as it validated the live event.
+    ``end`` raises ``IncompleteStreamError`` unless a ``message-finish`` was
+    fed (``EmptyStreamError`` when nothing was), so a truncated recording
+    fails instead of being finished by the driver's synthetic ``message-finish``.
+    """
+
+    __slots__ = ("_count", "_finished")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._finished = False
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def feed(self, chunk: Any) -> list[Event]:
+        self._count += 1
+        if isinstance(chunk, dict) and chunk.get("event") == "message-finish":
+            self._finished = True
+        return [chunk]
+
+    def end(self) -> list[Event]:
+        if self._finished:
+            return []
+        if not self._count:
+            msg = "the events recording holds no event"
+            raise EmptyStreamError(msg)
+        msg = (
+            f"the events recording ended after {self._count} events without "
+            "message-finish: the answer is incomplete"
+        )
+        raise IncompleteStreamError(msg)
 
 
 def adapter_for(provider: str) -> Adapter:
@@ -62,6 +123,8 @@ def adapter_for(provider: str) -> Adapter:
         from .gemini import GeminiAdapter  # noqa: PLC0415
 
         return GeminiAdapter()
+    if name == "events":
+        return EventsAdapter()
     known = ", ".join(REPLAY_PROVIDERS)
     msg = f"unknown provider wire format {provider!r}; use one of: {known}"
     raise InvalidInputError(msg)
@@ -83,6 +146,9 @@ def detect_format(data: bytes, name: str = "") -> WireFormat:
 def _shape(chunk: Any) -> str | None:
     if not isinstance(chunk, dict):
         return None
+    event_type = chunk.get("event")
+    if isinstance(event_type, str) and event_type in _PROTOCOL_EVENTS:
+        return "events"
     kind = chunk.get("type")
     if isinstance(kind, str):
         if kind.startswith("response."):
