@@ -369,9 +369,14 @@ def test_compatible_preset_never_sends_the_openai_key(
     server.route(ROUTE, Reply(chunks=[OPENAI_TEXT.read_bytes()]))
     init_chat_model("lmstudio:qwen", base_url=f"{server.url}/v1").invoke("hi")
     assert "authorization" not in server.requests[0].headers
+    # At another base URL (a proxy, a local server) a preset needs no key, and
+    # still never borrows OpenAI's.
+    init_chat_model("groq:llama-3.3-70b", base_url=f"{server.url}/v1").invoke("hi")
+    assert "authorization" not in server.requests[1].headers
+    # At the preset's own endpoint its key is required, and only its key.
     with pytest.raises(AuthenticationError, match="GROQ_API_KEY"):
-        init_chat_model("groq:llama-3.3-70b", base_url=f"{server.url}/v1").invoke("hi")
-    assert len(server.requests) == 1
+        init_chat_model("groq:llama-3.3-70b").invoke("hi")
+    assert len(server.requests) == 2
 
 
 def test_preset_key_precedence(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,7 +66,11 @@ def _compatible(name: str) -> Callable[..., ChatModel]:
         if "base_url" not in kwargs:
             env = os.environ.get(server.base_url_env) if server.base_url_env else None
             kwargs["base_url"] = env or server.base_url
-        kwargs.setdefault("requires_api_key", server.requires_api_key)
+        if "requires_api_key" not in kwargs:
+            # The provider's own endpoint needs its key; another server (a
+            # proxy, a local one behind --base-url) may need none.
+            own = str(kwargs["base_url"]).rstrip("/") == server.base_url.rstrip("/")
+            kwargs["requires_api_key"] = server.requires_api_key and own
         # The preset's own key variables only: never another provider's key.
         kwargs.setdefault("api_key_env", server.key_env)
         return OpenAIChat(provider=name, **kwargs)
