@@ -1,8 +1,8 @@
 """``streamblocks``: argument parsing and the subcommands.
 
-Exit codes: 0 success; 1 the stream failed (provider error, truncated or
-malformed recording); 2 bad usage or unreadable input; 130 interrupted; 141
-the output pipe was closed by its reader.
+Subcommands: ``chat`` (``_chat.py``: talk to any model, shown live) and
+``replay`` (a recorded provider stream through its adapter). Exit codes are
+listed in ``_failures.py``.
 """
 
 from __future__ import annotations
@@ -15,26 +15,68 @@ from typing import TYPE_CHECKING, TextIO
 
 from .. import __version__
 from .._errors import InvalidInputError, StreamError
+from ._failures import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["main"]
 
-EXIT_OK = 0
 EXIT_STREAM_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
+
+_CHAT_EPILOG = f"""\
+models (--model PROVIDER:MODEL, or the STREAMBLOCKS_MODEL variable):
+  demo                          offline, no key (the default)
+  openai:gpt-4o-mini            OPENAI_API_KEY
+  openai-responses:gpt-5-mini   OPENAI_API_KEY (the Responses API)
+  anthropic:claude-sonnet-4-5   ANTHROPIC_API_KEY
+  gemini:gemini-2.5-flash       GEMINI_API_KEY or GOOGLE_API_KEY
+  ollama:llama3.2               a local Ollama, no key (OLLAMA_BASE_URL)
+  vllm:MODEL                    a local vLLM, no key
+  deepseek, groq, mistral, openrouter, xai, perplexity, qwen, together,
+  fireworks, lmstudio, llamacpp: OpenAI-compatible presets
+  openai:MODEL --base-url URL   any OpenAI-compatible server
+
+--reasoning sends: reasoning_effort=medium (OpenAI and compatible servers,
+  Anthropic's thinking budget), with summaries on the Responses API, and
+  includeThoughts on Gemini. --no-reasoning asks for the least the provider
+  allows (minimal effort; thinking off on Anthropic and Gemini).
+
+in a session: /help, /clear (forget the conversation), /exit or Ctrl-D.
+Ctrl-C stops the reply being streamed and keeps what arrived; a second
+Ctrl-C quits.
+
+{EXIT_CODES_HELP}
+
+examples:
+  streamblocks chat "What's the weather in Paris?"
+  streamblocks chat --model anthropic:claude-sonnet-4-5 --reasoning "Why is the sky blue?"
+  streamblocks chat --model ollama:llama3.2 --base-url http://gpu-box:11434/v1
+  echo "Summarize this" | streamblocks chat --json -
+  streamblocks chat --record reply.sse "Hi" && streamblocks replay reply.sse"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamblocks",
-        description="Stream chat-model responses: one typed stream for any provider.",
+        description=(
+            "Stream chat-model responses: text, reasoning and tool calls from any provider, "
+            "as one typed stream."
+        ),
+        epilog=(
+            "run 'streamblocks COMMAND --help' for a command's options. "
+            'Start with: streamblocks chat "What\'s the weather in Paris?"'
+        ),
     )
     parser.add_argument("--version", action="version", version=f"streamblocks {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _chat_parser(commands)
     replay = commands.add_parser(
         "replay",
         help="replay a recorded provider stream through its adapter",
@@ -48,8 +90,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("file", help="the recording (.sse, .jsonl or .json)")
     replay.add_argument(
         "--provider",
-        choices=["openai", "openai-chat", "openai-responses", "anthropic", "gemini", "google"],
-        help="the provider wire format (default: detected)",
+        choices=[
+            "openai",
+            "openai-chat",
+            "openai-responses",
+            "anthropic",
+            "gemini",
+            "google",
+            "events",
+        ],
+        help="the wire format (default: detected); events: protocol events, one JSON per line",
     )
     replay.add_argument(
         "--format",
@@ -67,6 +117,76 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chat_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    chat = commands.add_parser(
+        "chat",
+        help="chat with a model: one answer, or an interactive session, streamed live",
+        description=(
+            "Ask a model and watch the answer stream: reasoning dimmed, the text as Markdown, "
+            "tool calls with their arguments as they arrive, and a footer with the time to "
+            "first token, tokens per second and usage. With a PROMPT it answers once; "
+            "without one it starts a session that keeps the conversation. When stdout is "
+            "not a terminal it prints the answer's text only."
+        ),
+        epilog=_CHAT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chat.add_argument(
+        "prompt",
+        nargs="*",
+        metavar="PROMPT",
+        help="what to ask ('-' reads it from stdin); none starts an interactive session",
+    )
+    chat.add_argument(
+        "-m",
+        "--model",
+        metavar="PROVIDER:MODEL",
+        help="the model (default: $STREAMBLOCKS_MODEL, else the offline 'demo')",
+    )
+    chat.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the server's API root, e.g. http://localhost:11434/v1 (needs --model)",
+    )
+    chat.add_argument("-s", "--system", metavar="TEXT", help="a system prompt")
+    chat.add_argument("-t", "--temperature", type=float, metavar="T", help="sampling temperature")
+    chat.add_argument(
+        "--max-tokens", type=int, metavar="N", help="the most tokens the reply may use"
+    )
+    chat.add_argument(
+        "--reasoning",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask the model to reason and show it, or not (default: the model's own)",
+    )
+    chat.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up when the model sends nothing for this long (default: 300)",
+    )
+    chat.add_argument(
+        "--json",
+        action="store_true",
+        help="print each reply as the assembled message's JSON (AIMessage.to_dict())",
+    )
+    chat.add_argument(
+        "--record",
+        metavar="FILE",
+        help=(
+            "save each reply's raw wire stream to FILE (FILE-2, FILE-3... for later turns) "
+            "for 'streamblocks replay'; use .sse for HTTP providers, .jsonl for demo"
+        ),
+    )
+    chat.add_argument(
+        "--plain", action="store_true", help="plain text even on a terminal (no live view)"
+    )
+    chat.add_argument(
+        "-v", "--verbose", action="store_true", help="on errors, show the details and traceback"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -74,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command == "chat":
+            if args.timeout is not None and args.timeout <= 0:
+                parser.error("--timeout must be a positive number of seconds")
+            from ._chat import run_chat  # noqa: PLC0415 - keeps --help fast
+
+            return run_chat(args, sys.stdout, sys.stderr)
         if args.command == "replay":
             return _replay(args, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
