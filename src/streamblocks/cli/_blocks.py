@@ -87,6 +87,13 @@ class BlockSplitter:
             self._line(line, blocks)
         rest = delta[start:]
         if rest:
+            if not self._partial and self._after_blank and self._fence is None:
+                # The next block has begun; its first character says so
+                # without waiting for the end of its line.
+                if rest[0] not in " \t\r" and self._lines:
+                    blocks.append(self._take())
+                if rest[0] not in " \t\r":
+                    self._after_blank = False
             self._partial.append(rest)
             self._partial_chars += len(rest)
             if self._partial_chars + self._chars > self.max_chars:
