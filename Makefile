@@ -13,8 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# The main job on the offline demo model: reasoning, Markdown text and a tool
+# call streaming at once (a live view on a terminal, plain text in a pipe).
+DEMO_PROMPT := What's the weather in Paris?
+
 demo: $(STAMP)
-	$(BIN)/python -m streamblocks._demo
+	$(BIN)/streamblocks chat --model demo "$(DEMO_PROMPT)"
+	@echo
+	@echo "Next: $(BIN)/streamblocks chat (a session), or with a real model:"
+	@echo "  $(BIN)/streamblocks chat --model openai:gpt-4o-mini \"$(DEMO_PROMPT)\""
+	@echo "  (anthropic:..., gemini:..., ollama:<model> --base-url URL; see --help)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -110,7 +110,7 @@ def test_a_weather_question_calls_get_weather_for_the_city(prompt: str, city: st
             "args": {"city": city, "unit": "celsius"},
         }
     ]
-    assert message.text == f"Let me check the current weather in {city}."
+    assert message.text == f"Let me check the **current weather** in {city} with `get_weather`."
     assert city in message.reasoning
     assert "get_weather" in message.reasoning
     assert message.response_metadata["finish_reason"] == "tool_calls"

@@ -347,7 +347,7 @@ def _weather_reply(prompt: str, tools: dict[str, Any] | None) -> _Reply:
         "weather changes by the hour, so an answer from memory would be a guess. "
         f"The {name} tool can fetch it: I'll call it with {shown}, then answer from its "
         "result.",
-        f"Let me check the current weather in {city}.",
+        f"Let me check the **current weather** in {city} with `{name}`.",
         (name, args),
     )
 
