@@ -8,7 +8,7 @@ open block and a footer (time to first token, tokens per second, usage).
 Redraws are throttled to ``fps`` and cost the size of the tail, never of the
 whole answer: :class:`~streamblocks.cli._transcript.Transcript` hands over
 finished Markdown blocks, which are rendered exactly once, and the region
-shows at most the last ``console.height - 1`` lines of the tail. Handling
+shows at most the last ``console.height - 3`` lines of the tail. Handling
 one delta is constant work; the commits and the redraw happen at the next
 frame.
 """
@@ -81,10 +81,13 @@ class LiveView:
         self.label = label
         self.interval = 1.0 / fps
         self._clock = clock
+        # The tail may hold two screens before it is split (only the last
+        # screen is shown): a split inside a code block shows as a seam, so it
+        # should be rare, and two screens still bound the cost of a redraw.
         height = max(4, console.size.height)
         self.transcript = Transcript(
-            max_lines=max(4, height - 2),
-            max_chars=max(400, console.size.width * height),
+            max_lines=2 * height,
+            max_chars=max(800, 2 * console.size.width * height),
             clock=clock,
         )
         self._pending: list[RenderableType] = []
@@ -191,7 +194,8 @@ class LiveView:
             elif section.kind == "tool":
                 parts.append(_tool_line(section, final=False))
         if parts:
-            yield _Tail(Group(*parts), self.console.size.height - 2)
+            # Room for the footer, even wrapped onto a second line.
+            yield _Tail(Group(*parts), self.console.size.height - 3)
         yield self.footer()
 
     def footer(self) -> Text:
