@@ -102,8 +102,6 @@ def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         model, spec_given = _model(args)
     except (InvalidInputError, ImportError) as exc:
         return _usage(exc, err)
-    if not spec_given:
-        err.write(DEFAULT_MODEL_NOTICE + "\n")
     try:
         params = _params(args, model.provider)
     except InvalidInputError as exc:
@@ -128,6 +126,8 @@ def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if problem:
             err.write(f"streamblocks chat: {problem}\n")
             return EXIT_USAGE
+    if not spec_given:
+        err.write(DEFAULT_MODEL_NOTICE + "\n")
     history: list[Message] = [SystemMessage(args.system)] if args.system else []
     try:
         if args.prompt:
@@ -169,6 +169,8 @@ def _model(args: argparse.Namespace) -> tuple[ChatModel, bool]:
     kwargs: dict[str, Any] = {}
     if args.base_url:
         kwargs["base_url"] = args.base_url
+    if args.retries is not None and spec.partition(":")[0] != "demo":
+        kwargs["max_retries"] = args.retries
     return init_chat_model(spec, **kwargs), given
 
 

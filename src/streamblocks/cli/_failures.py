@@ -96,7 +96,7 @@ def describe(error: BaseException, *, key_env: tuple[str, ...] = ()) -> Failure:
         return Failure(f"{_provider_message(error)} ({check})", EXIT_AUTH)
     if isinstance(error, RateLimitError):
         wait = (
-            f"wait {error.retry_after:.0f} s and try again"
+            f"wait {error.retry_after:.3g} s and try again"
             if error.retry_after is not None
             else "wait a moment and try again, or check your plan's quota"
         )
@@ -104,13 +104,13 @@ def describe(error: BaseException, *, key_env: tuple[str, ...] = ()) -> Failure:
     if isinstance(error, ProviderError) and error.code in ("connect_error", "connect_timeout"):
         return Failure(f"{error} (is the server running? point --base-url at it)", EXIT_UNREACHABLE)
     if isinstance(error, StreamTimeoutError):
+        limit = f"{error.timeout:g} s" if error.timeout is not None else "too long"
         what = {
-            "first_event": "no reply began",
-            "idle": "the reply stalled",
-            "total": "the reply took too long",
-        }.get(error.kind or "", "timed out")
-        limit = f" within {error.timeout:g} s" if error.timeout is not None else ""
-        return Failure(f"timed out: {what}{limit} (raise --timeout, or retry)", EXIT_TIMEOUT)
+            "first_event": f"no reply began within {limit}",
+            "idle": f"the reply stalled for {limit}",
+            "total": f"the reply took longer than {limit}",
+        }.get(error.kind or "", f"no answer within {limit}")
+        return Failure(f"timed out: {what} (raise --timeout, or retry)", EXIT_TIMEOUT)
     if isinstance(error, InvalidInputError):
         return Failure(str(error), EXIT_USAGE)
     if isinstance(error, ProviderError):

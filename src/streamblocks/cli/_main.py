@@ -167,6 +167,15 @@ def _chat_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="give up when the model sends nothing for this long (default: 300)",
     )
     chat.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help=(
+            "retry a failed request this many times (connection errors, 429, 5xx), "
+            "only before the answer starts (default: 2)"
+        ),
+    )
+    chat.add_argument(
         "--json",
         action="store_true",
         help="print each reply as the assembled message's JSON (AIMessage.to_dict())",
@@ -197,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             if args.timeout is not None and args.timeout <= 0:
                 parser.error("--timeout must be a positive number of seconds")
+            if args.retries is not None and args.retries < 0:
+                parser.error("--retries must be 0 or more")
             from ._chat import run_chat  # noqa: PLC0415 - keeps --help fast
 
             return run_chat(args, sys.stdout, sys.stderr)
