@@ -122,11 +122,12 @@ def _chat_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "chat",
         help="chat with a model: one answer, or an interactive session, streamed live",
         description=(
-            "Ask a model and watch the answer stream: reasoning dimmed, the text as Markdown, "
-            "tool calls with their arguments as they arrive, and a footer with the time to "
-            "first token, tokens per second and usage. With a PROMPT it answers once; "
-            "without one it starts a session that keeps the conversation. When stdout is "
-            "not a terminal it prints the answer's text only."
+            "Ask a model and watch the answer stream: reasoning dimmed, the text as\n"
+            "Markdown, tool calls with their arguments as they arrive, and a footer with\n"
+            "the time to first token, tokens per second and usage.\n\n"
+            "With a PROMPT it answers once; without one it starts a session that keeps\n"
+            "the conversation. When stdout is not a terminal it prints the answer's text\n"
+            "only."
         ),
         epilog=_CHAT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
