@@ -61,7 +61,7 @@ Ctrl-C stops a reply; a second Ctrl-C quits."""
 
 class _View(Protocol):
     def __enter__(self) -> Any: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None: ...
     def event(self, event: Mapping[str, Any]) -> None: ...
     def tick(self) -> None: ...
     def end(self, message: AIMessage | None, status: str | None = None) -> None: ...
@@ -364,15 +364,27 @@ async def _turn(model: ChatModel, history: list[Message], opts: _Options, number
     kwargs: dict[str, Any] = {}
     if opts.timeout is not None:
         kwargs.update(first_event_timeout=opts.timeout, idle_timeout=opts.timeout)
-    with recorder:
-        stream = await model.astream_events(
-            list(history), callbacks=recorder.callbacks, **kwargs, **opts.params
-        )
-        view = _make_view(opts)
-        with view:
-            turn = await _consume_with_interrupts(stream, view)
-            status = "interrupted" if turn.interrupted else "failed" if turn.error else None
-            view.end(turn.message, status)
+    loop = asyncio.get_running_loop()
+    interrupts = _Interrupts(asyncio.current_task())
+    # Installed for the whole turn, until the view has drawn its ending: a
+    # Ctrl-C never lands as a KeyboardInterrupt in the middle of a redraw.
+    handled = _catch_sigint(loop, interrupts)
+    try:
+        with recorder:
+            stream = await model.astream_events(
+                list(history), callbacks=recorder.callbacks, **kwargs, **opts.params
+            )
+            # A second Ctrl-C cancels this task: the view's exit still draws
+            # what arrived and an "interrupted" footer.
+            with _make_view(opts) as view:
+                turn = await _consume(stream, view, interrupts)
+                status = "interrupted" if turn.interrupted else "failed" if turn.error else None
+                view.end(turn.message, status)
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
+    if interrupts.exiting:
+        raise _ExitNow  # the second Ctrl-C came after the stream had closed
     if opts.json:
         json.dump(turn.message.to_dict(), opts.out, indent=2, ensure_ascii=False)
         opts.out.write("\n")
@@ -382,11 +394,35 @@ async def _turn(model: ChatModel, history: list[Message], opts: _Options, number
     return turn
 
 
-async def _consume_with_interrupts(stream: AsyncChatModelStream, view: _View) -> _Turn:
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    interrupted = False
+class _Interrupts:
+    """The turn's SIGINT handler: the first stops the reply, the second the command."""
 
+    def __init__(self, main: asyncio.Task[Any] | None) -> None:
+        self.main = main
+        self.consumer: asyncio.Future[None] | None = None
+        self.count = 0
+
+    @property
+    def interrupted(self) -> bool:
+        return self.count >= 1
+
+    @property
+    def exiting(self) -> bool:
+        return self.count >= 2
+
+    def __call__(self) -> None:
+        self.count += 1
+        consumer = self.consumer
+        if self.count == 1 and consumer is not None and not consumer.done():
+            consumer.cancel()
+            return
+        if self.count == 1:
+            self.count = 2  # nothing is streaming yet (or any more): leave
+        if self.main is not None:
+            self.main.cancel()
+
+
+async def _consume(stream: AsyncChatModelStream, view: _View, interrupts: _Interrupts) -> _Turn:
     async def consume() -> None:
         async for event in stream:
             view.event(event)
@@ -396,37 +432,26 @@ async def _consume_with_interrupts(stream: AsyncChatModelStream, view: _View) ->
             await asyncio.sleep(0.1)
             view.tick()
 
+    error: BaseException | None = None
+    # Leaving this block closes the stream: the producer is cancelled and
+    # the HTTP response closed, so the server sees the client go.
     async with stream:
-        consumer = asyncio.ensure_future(consume())
-
-        def on_sigint() -> None:
-            nonlocal interrupted
-            if not interrupted:
-                interrupted = True
-                consumer.cancel()
-            elif main is not None:
-                main.cancel()
-
-        handled = _catch_sigint(loop, on_sigint)
+        consumer = interrupts.consumer = asyncio.ensure_future(consume())
         ticker = asyncio.ensure_future(tick())
-        error: BaseException | None = None
         try:
             await consumer
         except asyncio.CancelledError:
-            if not interrupted:
+            # Ours after one Ctrl-C; after two (even both before the consumer
+            # finished cancelling) or from outside, it goes on up.
+            if not interrupts.interrupted or interrupts.exiting:
                 raise
         except StreamError as exc:
             error = exc
         finally:
             ticker.cancel()
-        # Leaving this block closes the stream (the producer is cancelled and
-        # the HTTP response closed) while our handler is still installed, so
-        # that a second Ctrl-C during the close exits.
-    if handled:
-        loop.remove_signal_handler(signal.SIGINT)
-    if error is None and not interrupted:
+    if error is None and not interrupts.interrupted:
         return _Turn(await stream)
-    return _Turn(stream.snapshot(), error=error, interrupted=interrupted)
+    return _Turn(stream.snapshot(), error=error, interrupted=interrupts.interrupted)
 
 
 def _catch_sigint(loop: asyncio.AbstractEventLoop, handler: Any) -> bool:
@@ -455,7 +480,7 @@ class _NullView:
     def __enter__(self) -> _NullView:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         pass
 
     def event(self, event: Mapping[str, Any]) -> None:

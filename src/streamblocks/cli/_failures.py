@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import (
     AuthenticationError,
+    IncompleteStreamError,
     InvalidInputError,
     ProviderError,
     RateLimitError,
@@ -115,8 +116,10 @@ def describe(error: BaseException, *, key_env: tuple[str, ...] = ()) -> Failure:
         return Failure(str(error), EXIT_USAGE)
     if isinstance(error, ProviderError):
         return Failure(_provider_message(error), EXIT_FAILED)
+    if isinstance(error, IncompleteStreamError):
+        return Failure(f"{error} (the answer is cut off; try again)", EXIT_FAILED)
     if isinstance(error, StreamError):
-        return Failure(f"the stream failed: {error}", EXIT_FAILED)
+        return Failure(str(error), EXIT_FAILED)
     return Failure(f"{type(error).__name__}: {error}", EXIT_FAILED)
 
 

@@ -62,6 +62,38 @@ class _Tail:
             yield newline
 
 
+class _Trimmed:
+    """A renderable without its leading and trailing empty lines.
+
+    A Markdown block rendered on its own may start with a blank line (a list
+    does) that rendering the whole answer would not repeat; the view puts
+    exactly one blank line between blocks itself. A line counts as empty when
+    it is whitespace without a background (a code block's padding is kept).
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.renderable, options, pad=False)
+        start, end = 0, len(lines)
+        while start < end and _empty(lines[start]):
+            start += 1
+        while end > start and _empty(lines[end - 1]):
+            end -= 1
+        newline = Segment.line()
+        for line in lines[start:end]:
+            yield from line
+            yield newline
+
+
+def _empty(line: list[Segment]) -> bool:
+    return all(
+        not segment.text.strip() and (segment.style is None or segment.style.bgcolor is None)
+        for segment in line
+    )
+
+
 class LiveView:
     """Shows one reply live; use as a context manager around the stream's events.
 
@@ -91,7 +123,9 @@ class LiveView:
             clock=clock,
         )
         self._pending: list[RenderableType] = []
-        self._printed_kind: str | None = None
+        self._last_section: Section | None = None  # the section printed last
+        self._blank_after = False  # the last printed block ended with a blank line
+        self._ended_at: float | None = None
         self._headed: set[int] = set()  # reasoning sections whose header is printed
         self._next_frame = 0.0
         self._dirty = True
@@ -111,7 +145,11 @@ class LiveView:
         self._live.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Left by an exception (a second Ctrl-C while the stream closed): the
+        # screen still gets everything received and a final footer.
+        if self._ended_at is None:
+            self.end(None, "interrupted" if exc_type is not None else None)
         self._live.stop()
 
     # -- driven by the chat loop -----------------------------------------------
@@ -134,6 +172,7 @@ class LiveView:
 
         ``status`` says how it ended when not normally (``"interrupted"``, or
         ``"failed"``); it is shown in the footer."""
+        self._ended_at = self._clock()
         self._queue(self.transcript.close())
         if status is None:
             self._status = Text("✓", style="green")
@@ -160,22 +199,26 @@ class LiveView:
 
     def _queue(self, commits: list[Commit]) -> None:
         for section, block in commits:
-            gap = self._printed_kind is not None and (
-                section.kind != self._printed_kind or section.kind == "tool"
-            )
+            if self._last_section is not None and self._last_section is not section:
+                gap = section.kind != self._last_section.kind or section.kind == "tool"
+            else:
+                # rich puts a blank line between Markdown elements; blocks
+                # rendered one by one need it put back where the source had one.
+                gap = self._blank_after
             if gap:
                 self._pending.append(Text())
             if section.kind == "reasoning" and id(section) not in self._headed:
                 self._pending.append(_THINKING)
                 self._headed.add(id(section))
-            self._printed_kind = section.kind
+            self._last_section = section
+            self._blank_after = _ends_blank(block)
             self._pending.append(self._render(section, block, final=True))
 
     def _render(self, section: Section, block: str, *, final: bool) -> RenderableType:
         if section.kind == "reasoning":
-            return Markdown(block.rstrip("\n"), style=_REASONING)
+            return _Trimmed(Markdown(block, style=_REASONING))
         if section.kind == "text":
-            return Markdown(block)
+            return _Trimmed(Markdown(block))
         if section.kind == "tool":
             return _tool_line(section, final=final)
         return Text(f"[{section.block_type or 'unknown'} block]", style="dim")
@@ -190,6 +233,8 @@ class LiveView:
                 if section.kind == "reasoning" and id(section) not in self._headed:
                     parts.append(_THINKING)
                 if text.strip():
+                    if not parts and section is self._last_section and self._blank_after:
+                        parts.append(Text())
                     parts.append(self._render(section, text, final=False))
             elif section.kind == "tool":
                 parts.append(_tool_line(section, final=False))
@@ -200,24 +245,21 @@ class LiveView:
 
     def footer(self) -> Text:
         t = self.transcript
-        now = self._clock()
+        now = self._clock() if self._ended_at is None else self._ended_at
+        live = self._status is None
         footer = Text(style="dim")
-        if self._status is None:
-            spin = _SPINNER[int(now * 10) % len(_SPINNER)]
-            footer.append(f"{spin} ", style="cyan")
+        if live:
+            footer.append(f"{_SPINNER[int(now * 10) % len(_SPINNER)]} ", style="cyan")
         footer.append(self.label)
         ttft = t.time_to_first_token
         if ttft is not None:
             footer.append(f" · first token {ttft:.2f} s")
-        elif self._status is None:
-            footer.append(f" · waiting {now - t.started:.1f} s")
-        live = self._status is None
+        elif live:
+            footer.append(" · waiting")
         rate = t.tokens_per_second(now if live else None)
         if rate is not None:
             footer.append(f" · {rate:.0f} tok/s")
-        footer.append(
-            f" · {now - t.started if live else (t.last_content or now) - t.started:.1f} s"
-        )
+        footer.append(f" · {now - t.started:.1f} s")
         usage = t.usage
         if usage:
             footer.append(" · " + format_usage(usage))
@@ -263,3 +305,9 @@ def _tool_line(section: Section, *, final: bool) -> RenderableType:
             style="red" if error else "yellow",
         )
     return line
+
+
+def _ends_blank(block: str) -> bool:
+    """Whether a Markdown block's source ends with a blank line."""
+    lines = block.split("\n")
+    return len(lines) >= 3 and not lines[-1].strip() and not lines[-2].strip()

@@ -31,11 +31,14 @@ class PlainView:
         self.verbose = verbose
         self._at_line_start = True
         self._reasoning = False
+        self._ended = False
 
     def __enter__(self) -> PlainView:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and not self._ended:
+            self.end(None, "interrupted")  # left by a second Ctrl-C
         self.out.flush()
 
     def event(self, event: Mapping[str, Any]) -> None:
@@ -62,6 +65,7 @@ class PlainView:
 
     def end(self, message: AIMessage | None, status: str | None = None) -> None:
         """Finish the output: tool-call lines, a final newline, and ``status`` on ``err``."""
+        self._ended = True
         if self._reasoning:
             self.err.write("\n")
         if message is not None:

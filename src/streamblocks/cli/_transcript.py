@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Commit", "Section", "Transcript", "format_usage"]
 
+MIN_RATE_SPAN = 0.25
+"""Seconds of streaming below which no tokens-per-second figure is given."""
+
 SectionKind = Literal["reasoning", "text", "tool", "other"]
 
 _KINDS: dict[str, SectionKind] = {
@@ -161,8 +164,8 @@ class Transcript:
             return None
         end = self.last_content if now is None else now
         elapsed = (end or self.first_content) - self.first_content
-        if elapsed <= 0:
-            return None
+        if elapsed < MIN_RATE_SPAN:
+            return None  # a burst: any rate would be noise
         output = self.usage.get("output_tokens") if self.usage else None
         count = output if isinstance(output, int) and output > 0 else self.deltas
         return count / elapsed
