@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.providers.server import LocalServer
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -37,6 +39,16 @@ def _no_asyncio_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         logger.removeHandler(trap)
     assert [r.getMessage() for r in trap.records] == []
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A scriptable HTTP server on 127.0.0.1 (tests/providers/server.py), closed after the test."""
+    srv = LocalServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

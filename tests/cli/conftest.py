@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
-from tests.providers.server import LocalServer
-
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
     from pathlib import Path
 
 CLI_TIMEOUT = 30.0
@@ -68,12 +66,3 @@ def run_cli(tmp_path: Path) -> RunCLI:
         )
 
     return run
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    srv = LocalServer()
-    try:
-        yield srv
-    finally:
-        srv.close()

@@ -5,19 +5,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from streamblocks.providers._http import HTTPChatModel
-from tests.providers.server import LocalServer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    srv = LocalServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
+    from collections.abc import AsyncIterator
 
 
 @pytest.fixture(autouse=True)
