@@ -13,7 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import bench_async, bench_driver, bench_http, bench_memory, bench_sync
+from benchmarks import (
+    bench_async,
+    bench_driver,
+    bench_http,
+    bench_live,
+    bench_memory,
+    bench_sync,
+)
 from benchmarks._harness import (
     BUDGET_S,
     MAX_RUNS,
@@ -35,6 +42,7 @@ SCENARIOS: list[Scenario] = [
     *bench_driver.SCENARIOS,
     *bench_memory.SCENARIOS,
     *bench_http.SCENARIOS,
+    *bench_live.SCENARIOS,
 ]
 
 

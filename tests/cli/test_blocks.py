@@ -145,3 +145,14 @@ def test_a_line_longer_than_the_limit_is_cut_at_a_space() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BlockSplitter(max_lines=0)
+
+
+def test_recent_shows_the_end_of_a_long_code_block_under_its_fence() -> None:
+    splitter = BlockSplitter(max_lines=100, max_chars=100_000)
+    splitter.feed("Intro.\n\n```py\n" + "".join(f"x{i}\n" for i in range(30)) + "x3")
+    assert splitter.recent(5) == "```py\nx25\nx26\nx27\nx28\nx29\nx3"
+    # A fence that began within the last lines: everything, prose included.
+    assert splitter.recent(40) == splitter.tail
+    prose = BlockSplitter(max_lines=100, max_chars=100_000)
+    prose.feed("".join(f"line {i}\n" for i in range(30)))
+    assert prose.recent(5) == prose.tail  # outside code nothing is cut

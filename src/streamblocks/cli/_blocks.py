@@ -56,12 +56,23 @@ class BlockSplitter:
         self._partial_chars = 0
         self._fence: str | None = None  # the open fence marker, when inside one
         self._fence_line = ""  # the line that opened it (reopened after a forced split)
+        self._fence_start = 0  # its index in self._lines
         self._after_blank = False
 
     @property
     def tail(self) -> str:
         """The text not yet returned as a block (re-rendered on every redraw)."""
         return "".join(self._lines) + "".join(self._partial)
+
+    def recent(self, max_lines: int) -> str:
+        """The tail for display: inside a code fence that began more than
+        ``max_lines`` lines back, only its last ``max_lines`` lines, under the
+        fence's opening line (so they still render as that code block).
+        Elsewhere the whole tail (bounded by the limits already)."""
+        cut = len(self._lines) - max_lines
+        if self._fence is None or cut <= self._fence_start:
+            return self.tail
+        return self._fence_line + "".join(self._lines[cut:]) + "".join(self._partial)
 
     @property
     def in_fence(self) -> bool:
@@ -135,6 +146,7 @@ class BlockSplitter:
             if marker is not None:
                 self._fence = marker
                 self._fence_line = line
+                self._fence_start = len(self._lines)
             self._append(line)
         if len(self._lines) >= self.max_lines or self._chars > self.max_chars:
             self._overflow(blocks)
@@ -158,6 +170,7 @@ class BlockSplitter:
                 if len(self._lines) == 1:
                     return
                 block = self._take() + self._fence + "\n"
+                self._fence_start = 0
                 self._append(self._fence_line)
                 blocks.append(block)
             else:

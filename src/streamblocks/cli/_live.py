@@ -229,7 +229,9 @@ class LiveView:
         parts: list[RenderableType] = []
         for section in transcript.open_sections():
             if section.kind in ("text", "reasoning"):
-                text = transcript.live_text(section)
+                # Only the last screen of a long code block is drawn: it is all
+                # that shows, and highlighting costs per line.
+                text = transcript.live_text(section, self.console.size.height)
                 if section.kind == "reasoning" and id(section) not in self._headed:
                     parts.append(_THINKING)
                 if text.strip():

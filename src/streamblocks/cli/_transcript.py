@@ -144,9 +144,14 @@ class Transcript:
     def is_head(self, section: Section) -> bool:
         return self._head < len(self.sections) and self.sections[self._head] is section
 
-    def live_text(self, section: Section) -> str:
-        """The uncommitted Markdown of a text or reasoning section."""
-        tail = section.splitter.tail if section.splitter is not None else ""
+    def live_text(self, section: Section, max_lines: int | None = None) -> str:
+        """The uncommitted Markdown of a text or reasoning section; with
+        ``max_lines``, a long code block in it cut to its last lines (for display)."""
+        splitter = section.splitter
+        if splitter is None:
+            tail = ""
+        else:
+            tail = splitter.tail if max_lines is None else splitter.recent(max_lines)
         if section.ready and not self.is_head(section):
             return "".join(section.ready) + tail
         return tail
