@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -177,7 +178,7 @@ def _model(args: argparse.Namespace) -> tuple[ChatModel, bool]:
 def _params(args: argparse.Namespace, provider: str) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if args.temperature is not None:
-        if args.temperature < 0:
+        if not math.isfinite(args.temperature) or args.temperature < 0:
             msg = f"--temperature must be >= 0, got {args.temperature}"
             raise InvalidInputError(msg)
         params["temperature"] = args.temperature
@@ -226,6 +227,8 @@ def _record_problem(model: ChatModel, path: Path) -> str | None:
     known = {".sse", ".jsonl", ".ndjson", ".json"}
     if suffix in known and suffix != wire and not (wire == ".jsonl" and suffix == ".ndjson"):
         return f"{model.provider} replies are recorded as {wire}; name the file {path.stem}{wire}"
+    if path.is_dir():
+        return f"cannot record to {path}: it is a directory; name a file in it"
     if not path.parent.is_dir():
         return f"cannot record to {path}: {path.parent} is not a directory"
     return None
@@ -327,16 +330,21 @@ def _read_prompt(interactive: bool, opts: _Options) -> str | None:
 
 def _answer_tool_calls(history: list[Message]) -> None:
     last = history[-1] if history else None
-    if isinstance(last, AIMessage):
-        for call in last.tool_calls:
-            history.append(
-                ToolMessage(
-                    json.dumps({"error": NO_TOOLS}),
-                    tool_call_id=call["id"] or "",
-                    name=call["name"],
-                    status="error",
-                )
+    if not isinstance(last, AIMessage):
+        return
+    # Providers reject a conversation in which a call has no result, invalid
+    # calls (arguments cut off, say) included.
+    calls: list[tuple[str | None, str | None]] = [(c["id"], c["name"]) for c in last.tool_calls]
+    calls += [(c["id"], c["name"]) for c in last.invalid_tool_calls if c["id"]]
+    for call_id, name in calls:
+        history.append(
+            ToolMessage(
+                json.dumps({"error": NO_TOOLS}),
+                tool_call_id=call_id or "",
+                name=name,
+                status="error",
             )
+        )
 
 
 def _fail(error: BaseException, opts: _Options) -> int:
@@ -512,7 +520,11 @@ class _Recorder:
     def __enter__(self) -> _Recorder:
         if self.path is None:
             return self
-        self._file = self.path.open("wb")
+        try:
+            self._file = self.path.open("wb")
+        except OSError as exc:
+            msg = f"cannot record to {self.path}: {exc.strerror or exc}"
+            raise InvalidInputError(msg) from exc
         if self.http is not None:
             self.http.wire_tap = self._write
         else:
@@ -529,4 +541,9 @@ class _Recorder:
         if self.http is not None:
             self.http.wire_tap = None
         if self._file is not None:
+            empty = self._file.tell() == 0
             self._file.close()
+            if empty and self.path is not None:
+                # The request failed before any reply: there is nothing to replay.
+                self.path.unlink(missing_ok=True)
+                self.path = None

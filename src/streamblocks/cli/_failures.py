@@ -125,7 +125,8 @@ def describe(error: BaseException, *, key_env: tuple[str, ...] = ()) -> Failure:
 
 def report(error: BaseException, failure: Failure, err: TextIO, *, verbose: bool) -> None:
     """Print the failure's line; with ``verbose``, the error's details and traceback too."""
-    err.write(f"streamblocks chat: {failure.line}\n")
+    # One line, whatever the provider's message held.
+    err.write(f"streamblocks chat: {' '.join(failure.line.split())}\n")
     if not verbose:
         return
     err.write(f"  error: {type(error).__module__}.{type(error).__qualname__}\n")

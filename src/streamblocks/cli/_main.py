@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -205,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "chat":
-            if args.timeout is not None and args.timeout <= 0:
+            if args.timeout is not None and not (0 < args.timeout < math.inf):
                 parser.error("--timeout must be a positive number of seconds")
             if args.retries is not None and args.retries < 0:
                 parser.error("--retries must be 0 or more")

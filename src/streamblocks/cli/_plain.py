@@ -32,6 +32,7 @@ class PlainView:
         self._at_line_start = True
         self._reasoning = False
         self._ended = False
+        self._written: dict[object, int] = {}  # characters of each text block written
 
     def __enter__(self) -> PlainView:
         return self
@@ -42,15 +43,23 @@ class PlainView:
         self.out.flush()
 
     def event(self, event: Mapping[str, Any]) -> None:
-        if event.get("event") != "content-block-delta":
+        kind = event.get("event")
+        index = event.get("index")
+        if kind in ("content-block-start", "content-block-finish"):
+            # Text may come whole with a block's start or finish, or the finish
+            # may complete what the deltas carried: write what is not out yet.
+            block = event.get("content") or {}
+            text = block.get("text") if block.get("type") == "text" else None
+            if isinstance(text, str):
+                self._text(index, text[self._written.get(index, 0) :])
+            return
+        if kind != "content-block-delta":
             return
         delta = event.get("delta") or {}
         if delta.get("type") == "text-delta":
             text = delta.get("text")
-            if isinstance(text, str) and text:
-                self.out.write(text)
-                self.out.flush()
-                self._at_line_start = text.endswith("\n")
+            if isinstance(text, str):
+                self._text(index, text)
         elif delta.get("type") == "reasoning-delta" and self.verbose:
             reasoning = delta.get("reasoning")
             if isinstance(reasoning, str):
@@ -59,6 +68,14 @@ class PlainView:
                     self._reasoning = True
                 self.err.write(reasoning)
                 self.err.flush()
+
+    def _text(self, index: object, text: str) -> None:
+        if not text:
+            return
+        self._written[index] = self._written.get(index, 0) + len(text)
+        self.out.write(text)
+        self.out.flush()
+        self._at_line_start = text.endswith("\n")
 
     def tick(self) -> None:
         pass

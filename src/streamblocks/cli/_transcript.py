@@ -56,6 +56,8 @@ class Section:
     args: list[str] = field(default_factory=list)
     """Tool-call argument fragments, as received."""
     args_chars: int = 0
+    chars: int = 0
+    """Characters of text or reasoning received so far."""
     final: dict[str, Any] | None = None
     """The block from ``content-block-finish``."""
     done: bool = False
@@ -116,8 +118,10 @@ class Transcript:
             section = self._section(event)
             content = event.get("content")
             if section is None and isinstance(content, dict):
-                section = self._start({"index": event.get("index"), "content": {}})
-                section.kind = _KINDS.get(str(content.get("type")), "other")
+                # A block that only finishes: open it as its type, empty; the
+                # finish then supplies its content.
+                block = {"type": content.get("type"), "name": content.get("name")}
+                section = self._start({"index": event.get("index"), "content": block})
             if section is not None:
                 self._finish(section, content if isinstance(content, dict) else {})
         elif kind == "message-finish":
@@ -226,6 +230,7 @@ class Transcript:
     def _feed(self, section: Section, text: str) -> None:
         self._content()
         assert section.splitter is not None
+        section.chars += len(text)
         section.ready += section.splitter.feed(text)
 
     def _content(self) -> None:
@@ -239,11 +244,12 @@ class Transcript:
         section.final = content
         if section.kind == "tool" and isinstance(content.get("name"), str):
             section.name = content["name"]
-        if section.splitter is not None and not section.ready and not section.splitter.tail:
-            # A block that arrived whole at its finish (no deltas).
+        if section.splitter is not None:
+            # The finished block is the truth: whatever of it the deltas did
+            # not carry (all of it, for a block that arrived whole) is shown too.
             whole = content.get("text") if section.kind == "text" else content.get("reasoning")
-            if isinstance(whole, str) and whole:
-                self._feed(section, whole)
+            if isinstance(whole, str) and len(whole) > section.chars:
+                self._feed(section, whole[section.chars :])
         section.done = True
 
     def _commits(self) -> list[Commit]:
