@@ -25,7 +25,7 @@ import math
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -87,7 +87,6 @@ class _Options:
     key_env: tuple[str, ...]
     out: TextIO
     err: TextIO
-    recorded: list[Path] = field(default_factory=list)
 
 
 class _ExitNow(Exception):

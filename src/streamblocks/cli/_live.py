@@ -128,7 +128,6 @@ class LiveView:
         self._ended_at: float | None = None
         self._headed: set[int] = set()  # reasoning sections whose header is printed
         self._next_frame = 0.0
-        self._dirty = True
         self._status: Text | None = None
         self.frames = 0
         self._live = Live(
@@ -158,7 +157,6 @@ class LiveView:
         commits = self.transcript.apply(event)
         if commits:
             self._queue(commits)
-        self._dirty = True
         if self._clock() >= self._next_frame:
             self._frame()
 
@@ -180,7 +178,6 @@ class LiveView:
             self._status = Text(
                 f"■ {status}", style="bold yellow" if status == "interrupted" else "bold red"
             )
-        self._dirty = True
         self._frame()
 
     # -- drawing ---------------------------------------------------------------
@@ -195,7 +192,6 @@ class LiveView:
             self._live.console.print(Group(*batch))
         else:
             self._live.refresh()
-        self._dirty = False
 
     def _queue(self, commits: list[Commit]) -> None:
         for section, block in commits:
