@@ -54,12 +54,7 @@ class _Tail:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = console.render_lines(self.renderable, options, pad=False)
-        if len(lines) > self.height:
-            lines = lines[-self.height :]
-        newline = Segment.line()
-        for line in lines:
-            yield from line
-            yield newline
+        yield from _segments(lines[-self.height :])
 
 
 class _Trimmed:
@@ -81,10 +76,15 @@ class _Trimmed:
             start += 1
         while end > start and _empty(lines[end - 1]):
             end -= 1
-        newline = Segment.line()
-        for line in lines[start:end]:
-            yield from line
-            yield newline
+        yield from _segments(lines[start:end])
+
+
+def _segments(lines: list[list[Segment]]) -> Iterator[Segment]:
+    """Rendered lines back as segments, each line ended."""
+    newline = Segment.line()
+    for line in lines:
+        yield from line
+        yield newline
 
 
 def _empty(line: list[Segment]) -> bool:
